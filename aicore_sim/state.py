@@ -1,0 +1,202 @@
+"""Mutable simulator state: issued tokens, the request journal, counters and runtime settings.
+
+Everything here is touched on the hot path of every request, so it is kept to plain
+dicts, deques and integer attributes (no locks: the server is a single event loop).
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+from aicore_sim.topology import LATENCY_KEYS, Deployment
+
+__all__ = ["Journal", "Profile", "Settings", "Stats", "TokenStore"]
+
+
+class TokenStore:
+    """Opaque bearer tokens issued by the fake XSUAA, bound to one sub-account."""
+
+    def __init__(self) -> None:
+        # token -> (clientid, sub-account name, monotonic expiry)
+        self.tokens: dict[str, tuple[str, str, float]] = {}
+        self.fetches: dict[str, int] = {}
+
+    def issue(self, clientid: str, subaccount: str, ttl: float) -> tuple[str, str]:
+        """Create a token valid for ``ttl`` seconds; returns ``(token, jti)``."""
+        if len(self.tokens) > 100_000:
+            self.purge()
+        token = secrets.token_urlsafe(32)
+        self.tokens[token] = (clientid, subaccount, time.monotonic() + ttl)
+        self.fetches[clientid] = self.fetches.get(clientid, 0) + 1
+        return token, secrets.token_hex(16)
+
+    def check(self, token: str) -> tuple[str, str] | None:
+        """``(clientid, sub-account)`` for a live token; None if unknown, expired or revoked."""
+        info = self.tokens.get(token)
+        if info is None:
+            return None
+        if info[2] <= time.monotonic():
+            del self.tokens[token]
+            return None
+        return info[0], info[1]
+
+    def revoke(self, clientid: str | None = None) -> int:
+        """Invalidate every token issued so far (for one client id, or all); returns how many."""
+        doomed = [t for t, info in self.tokens.items() if clientid is None or info[0] == clientid]
+        for token in doomed:
+            del self.tokens[token]
+        return len(doomed)
+
+    def purge(self) -> None:
+        now = time.monotonic()
+        for token in [t for t, info in self.tokens.items() if info[2] <= now]:
+            del self.tokens[token]
+
+
+class Journal:
+    """Bounded ring buffer of handled requests, for tests to inspect what the proxy sent."""
+
+    def __init__(self, size: int) -> None:
+        self.entries: deque[dict[str, Any]] = deque(maxlen=max(1, size))
+        self.seq = 0
+        self.enabled = True
+
+    def add(self, entry: dict[str, Any]) -> None:
+        self.seq += 1
+        entry["seq"] = self.seq
+        self.entries.append(entry)
+
+    def clear(self) -> None:
+        # Sequence numbers keep growing so a poller's ``since`` never sees old numbers reused.
+        self.entries.clear()
+
+    def query(self, since: int = 0, limit: int = 1000, deployment: str | None = None) -> dict[str, Any]:
+        out = []
+        for entry in self.entries:
+            if entry["seq"] <= since or (deployment is not None and entry["deployment"] != deployment):
+                continue
+            out.append(entry)
+            if len(out) >= limit:
+                break
+        return {"entries": out, "next": out[-1]["seq"] if out else max(since, 0)}
+
+
+class Stats:
+    """Counters reported by ``GET /__sim/stats``."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.requests_total = 0
+        self.open_streams = 0
+        self.streams_started = 0
+        self.streams_completed = 0
+        self.streams_aborted_by_client = 0
+        self.streams_cut_by_fault = 0
+
+    def snapshot(self, tokens: TokenStore) -> dict[str, Any]:
+        fetches = dict(tokens.fetches)
+        return {
+            "token_fetches": fetches,
+            "token_fetches_total": sum(fetches.values()),
+            "requests_total": self.requests_total,
+            "open_streams": self.open_streams,
+            "streams_started": self.streams_started,
+            "streams_completed": self.streams_completed,
+            "streams_aborted_by_client": self.streams_aborted_by_client,
+            "streams_cut_by_fault": self.streams_cut_by_fault,
+        }
+
+
+@dataclass(slots=True, frozen=True)
+class Profile:
+    """Effective latency profile of one deployment."""
+
+    ttft_ms: float
+    chunk_gap_ms: float
+    chunks: int
+    latency_ms: float
+
+
+def _check_latency(key: str, value: Any) -> Any:
+    if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
+        raise ValueError(f"{key} must be a non-negative number")
+    return int(value) if key == "chunks" else float(value)
+
+
+class Settings:
+    """Runtime-changeable latency profile, per-deployment overrides, journaling and token TTL."""
+
+    def __init__(self, ttft_ms: float, chunk_gap_ms: float, chunks: int, latency_ms: float, token_ttl: float):
+        self.base: dict[str, Any] = {
+            "ttft_ms": float(ttft_ms),
+            "chunk_gap_ms": float(chunk_gap_ms),
+            "chunks": int(chunks),
+            "latency_ms": float(latency_ms),
+        }
+        self.token_ttl = float(token_ttl)
+        self.overrides: dict[str, dict[str, Any]] = {}
+        self._cache: dict[str, Profile] = {}
+        self._initial = (dict(self.base), self.token_ttl)
+
+    def profile(self, dep: Deployment) -> Profile:
+        prof = self._cache.get(dep.id)
+        if prof is None:
+            merged = {**self.base, **dep.latency, **self.overrides.get(dep.id, {})}
+            prof = Profile(**{k: merged[k] for k in LATENCY_KEYS})
+            self._cache[dep.id] = prof
+        return prof
+
+    def restore(self) -> None:
+        base, self.token_ttl = self._initial
+        self.base = dict(base)
+        self.overrides.clear()
+        self._cache.clear()
+
+    def update(self, payload: dict[str, Any], known_deployments: dict[str, Deployment]) -> bool | None:
+        """Apply a partial update; returns the new journal switch if given. Raises ValueError."""
+        journal: bool | None = None
+        staged = dict(self.base)
+        overrides = {k: dict(v) for k, v in self.overrides.items()}
+        ttl = self.token_ttl
+        for key, value in payload.items():
+            if key in LATENCY_KEYS:
+                staged[key] = _check_latency(key, value)
+            elif key == "journal":
+                if not isinstance(value, bool):
+                    raise ValueError("journal must be true or false")
+                journal = value
+            elif key == "token_ttl":
+                if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
+                    raise ValueError("token_ttl must be a positive number")
+                ttl = float(value)
+            elif key == "overrides":
+                if not isinstance(value, dict):
+                    raise ValueError("overrides must be an object keyed by deployment id")
+                for dep_id, over in value.items():
+                    if dep_id not in known_deployments:
+                        raise ValueError(f"unknown deployment {dep_id}")
+                    if over is None:
+                        overrides.pop(dep_id, None)
+                        continue
+                    if not isinstance(over, dict) or set(over) - set(LATENCY_KEYS):
+                        raise ValueError(f"overrides.{dep_id} may only set {', '.join(LATENCY_KEYS)}")
+                    merged = overrides.setdefault(dep_id, {})
+                    for k, v in over.items():
+                        if v is None:
+                            merged.pop(k, None)
+                        else:
+                            merged[k] = _check_latency(k, v)
+            else:
+                raise ValueError(f"unknown setting {key}")
+        self.base, self.overrides, self.token_ttl = staged, overrides, ttl
+        self._cache.clear()
+        return journal
+
+    def snapshot(self) -> dict[str, Any]:
+        return {**self.base, "token_ttl": self.token_ttl, "overrides": self.overrides}

@@ -1,0 +1,88 @@
+"""Flask stack: the proxy as a WSGI app for Gunicorn with gevent workers.
+
+Run: ``gunicorn -c gunicorn.conf.py --bind 127.0.0.1:3001 --workers 1 proxy_server:app``.
+This module is an adapter only — it turns Flask requests into calls on the shared core
+(``shared.core.ProxyCore``) and the core's replies into Flask responses. Behaviour
+belongs in ``shared/``; see ``proxy_server_fastapi.py`` for the twin.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable
+from typing import Any
+
+from flask import Flask, Response, request
+from werkzeug.exceptions import HTTPException
+
+from shared.config import ProxyConfig, config_path, load_config
+from shared.core import ProxyCore
+from shared.errors import MethodNotAllowed, NotFound, ProxyError
+from shared.flow import Reply, StreamReply
+from shared.routes import ROUTES, Route
+from shared.transports.sync_requests import Upstream
+
+__all__ = ["STACK", "create_app"]
+
+STACK = "flask"
+log = logging.getLogger("proxy.flask")
+
+
+def create_app(config: ProxyConfig | None = None) -> Flask:
+    """Build the app; without ``config`` it is read from ``PROXY_CONFIG`` (default ./config.json)."""
+    cfg = config if config is not None else load_config(config_path(os.environ))
+    core = ProxyCore(cfg, stack=STACK, started_at=time.time())
+    upstream = Upstream(core)
+    app = Flask(__name__)
+    app.extensions["proxy"] = {"core": core, "upstream": upstream}
+    for route in ROUTES:
+        app.add_url_rule(
+            route.path, endpoint=route.handler, view_func=_view(core, upstream, route), methods=[route.method]
+        )
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> Response:
+        error: ProxyError
+        if exc.code == 405:
+            error = MethodNotAllowed(f"method {request.method} is not allowed on {request.path}")
+        elif exc.code == 404:
+            error = NotFound(f"no route {request.method} {request.path}; see the README for the proxy's routes")
+        else:
+            error = ProxyError(exc.description or "request failed", status=exc.code or 500)
+        return _to_response(core.error_reply(error, "openai"))
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return _to_response(core.error_reply(ProxyError("internal proxy error; see the proxy's log"), "openai"))
+
+    return app
+
+
+def _view(core: ProxyCore, upstream: Upstream, route: Route) -> Callable[[], Response]:
+    def view() -> Response:
+        job = core.handle(route, request.headers, request.get_data(cache=False), time.time())
+        return _to_response(upstream.run(job))
+
+    view.__name__ = route.handler
+    return view
+
+
+def _to_response(result: Reply | StreamReply) -> Response:
+    if isinstance(result, StreamReply):
+        resp = Response(result.chunks, status=200, headers=dict(result.headers))
+    else:
+        resp = Response(result.body, status=result.status, headers=dict(result.headers))
+    resp.headers["X-Proxy-Stack"] = STACK
+    return resp
+
+
+def __getattr__(name: str) -> Any:
+    # ``gunicorn proxy_server:app`` needs a module-level app; build it on first access so
+    # that importing this module (tests, tools) does not require a config file.
+    if name == "app":
+        globals()["app"] = application = create_app()
+        return application
+    raise AttributeError(name)

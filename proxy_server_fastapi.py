@@ -1,0 +1,101 @@
+"""FastAPI stack: the proxy as an ASGI app for uvicorn (uvloop + httptools).
+
+Run: ``uvicorn proxy_server_fastapi:app --port 3002 --workers 1``. An adapter only —
+the twin of ``proxy_server.py`` over the same core and route table, with the async
+transport (one aiohttp session per worker, opened in the lifespan).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import Response, StreamingResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from shared.config import ProxyConfig, config_path, load_config
+from shared.core import ProxyCore
+from shared.errors import MethodNotAllowed, NotFound, ProxyError
+from shared.flow import Reply, StreamReply
+from shared.routes import ROUTES, Route
+from shared.transports.async_aiohttp import Upstream
+
+__all__ = ["STACK", "create_app"]
+
+STACK = "fastapi"
+log = logging.getLogger("proxy.fastapi")
+
+
+def create_app(config: ProxyConfig | None = None) -> FastAPI:
+    """Build the app; without ``config`` it is read from ``PROXY_CONFIG`` (default ./config.json)."""
+    cfg = config if config is not None else load_config(config_path(os.environ))
+    core = ProxyCore(cfg, stack=STACK, started_at=time.time())
+    upstream = Upstream(core)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await upstream.start()
+        try:
+            yield
+        finally:
+            await upstream.close()
+
+    app = FastAPI(title="SAP AI Core LLM proxy", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.proxy = {"core": core, "upstream": upstream}
+    for route in ROUTES:
+        app.add_api_route(
+            route.path,
+            _view(core, upstream, route),
+            methods=[route.method],
+            name=route.handler,
+            include_in_schema=False,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(req: Request, exc: StarletteHTTPException) -> Response:
+        error: ProxyError
+        if exc.status_code == 405:
+            error = MethodNotAllowed(f"method {req.method} is not allowed on {req.url.path}")
+        elif exc.status_code == 404:
+            error = NotFound(f"no route {req.method} {req.url.path}; see the README for the proxy's routes")
+        else:
+            error = ProxyError(str(exc.detail), status=exc.status_code)
+        return _to_response(core.error_reply(error, "openai"))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(req: Request, exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", req.method, req.url.path)
+        return _to_response(core.error_reply(ProxyError("internal proxy error; see the proxy's log"), "openai"))
+
+    return app
+
+
+def _view(core: ProxyCore, upstream: Upstream, route: Route) -> Callable[[Request], Awaitable[Response]]:
+    async def view(request: Request) -> Response:
+        job = core.handle(route, request.headers, await request.body(), time.time())
+        return _to_response(await upstream.run(job))
+
+    view.__name__ = route.handler
+    return view
+
+
+def _to_response(result: Reply | StreamReply) -> Response:
+    if isinstance(result, StreamReply):
+        resp: Response = StreamingResponse(result.chunks, status_code=200, headers=dict(result.headers))
+    else:
+        resp = Response(result.body, status_code=result.status, headers=dict(result.headers))
+    resp.headers["X-Proxy-Stack"] = STACK
+    return resp
+
+
+def __getattr__(name: str) -> Any:
+    # ``uvicorn proxy_server_fastapi:app`` needs a module-level app; built on first access.
+    if name == "app":
+        globals()["app"] = application = create_app()
+        return application
+    raise AttributeError(name)

@@ -1,0 +1,1 @@
+"""``proxyctl``: run and operate the two proxy stacks (and the SAP AI Core simulator)."""

@@ -1,0 +1,132 @@
+"""Start, watch and stop the processes of a local deployment (and of the test suite).
+
+Everything is started as a real process with its production command line —
+``python -m aicore_sim``, ``gunicorn ... proxy_server:app``, ``uvicorn
+proxy_server_fastapi:app`` — because in-process clients buffer streams and hide the
+bugs a real server shows.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = [
+    "ROOT",
+    "Service",
+    "fastapi_argv",
+    "flask_argv",
+    "free_port",
+    "port_in_use",
+    "sim_argv",
+    "start_service",
+    "stop_all",
+]
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.2)
+        return s.connect_ex((host, port)) == 0
+
+
+def sim_argv(port: int, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "aicore_sim", "--host", "127.0.0.1", "--port", str(port), "--quiet", *extra]
+
+
+def flask_argv(port: int, workers: int = 1) -> list[str]:
+    gunicorn = str(Path(sys.executable).with_name("gunicorn"))
+    return [
+        gunicorn,
+        "-c",
+        "gunicorn.conf.py",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(workers),
+        "proxy_server:app",
+    ]
+
+
+def fastapi_argv(port: int, workers: int = 1) -> list[str]:
+    uvicorn = str(Path(sys.executable).with_name("uvicorn"))
+    return [
+        uvicorn, "proxy_server_fastapi:app", "--host", "127.0.0.1", "--port", str(port),
+        "--workers", str(workers), "--no-access-log",
+    ]  # fmt: skip
+
+
+@dataclass
+class Service:
+    name: str
+    argv: list[str]
+    health_url: str
+    log_path: Path
+    proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+
+
+def start_service(
+    name: str,
+    argv: Sequence[str],
+    health_url: str,
+    log_dir: Path,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 30.0,
+) -> Service:
+    """Start ``argv`` in the repo root and wait until ``health_url`` answers 200."""
+    log_dir.mkdir(parents=True, exist_ok=True)
+    service = Service(name, list(argv), health_url, log_dir / f"{name}.log")
+    full_env = {**os.environ, **(env or {})}
+    with open(service.log_path, "wb") as log:
+        service.proc = subprocess.Popen(argv, cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if service.proc.poll() is not None:
+            raise RuntimeError(f"{name} exited with {service.proc.returncode}:\n{service.log_tail()}")
+        try:
+            with urllib.request.urlopen(health_url, timeout=1) as resp:
+                if resp.status == 200:
+                    return service
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.1)
+    service.stop()
+    raise RuntimeError(f"{name} did not become healthy within {timeout:.0f}s:\n{service.log_tail()}")
+
+
+def stop_all(services: Sequence[Service]) -> None:
+    for service in reversed(services):
+        service.stop()

@@ -1,0 +1,132 @@
+"""The Chat Completions and Embeddings flows: validate, pick a deployment, convert, call.
+
+Both stacks run exactly these generators (see ``shared/flow.py``); nothing about a
+chat request is decided in an adapter or a transport.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from dataclasses import dataclass
+from typing import Any
+
+from shared.convert.embeddings import azure_embeddings_to_openai, openai_to_azure_embeddings
+
+from shared.backends import ResponseIds, chat_backend
+from shared.balancer import Balancer
+from shared.errors import InvalidRequest, ModelNotFound, UpstreamProtocolError
+from shared.flow import NeedToken, Reply, Send, Streaming, call_upstream
+from shared.jsonutil import dumps, loads
+from shared.routing import ModelRoute, Router
+
+__all__ = ["ChatRequest", "chat_flow", "embeddings_flow", "parse_chat_request", "parse_json_object"]
+
+_ROLES = {"system", "developer", "user", "assistant", "tool", "function"}
+
+
+def parse_json_object(body: bytes) -> dict[str, Any]:
+    """The request body as a JSON object, or a 400 that says what is wrong with it."""
+    if not body.strip():
+        raise InvalidRequest("request body is empty; send a JSON object")
+    try:
+        doc = loads(body)
+    except ValueError as exc:
+        raise InvalidRequest(f"request body is not valid JSON: {exc}") from None
+    if not isinstance(doc, dict):
+        raise InvalidRequest(f"request body must be a JSON object, not {type(doc).__name__}")
+    return doc
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRequest:
+    doc: dict[str, Any]
+    model: str
+    stream: bool
+    include_usage: bool
+
+
+def require_model(doc: dict[str, Any]) -> str:
+    model = doc.get("model")
+    if not isinstance(model, str) or not model:
+        raise InvalidRequest("'model' is required and must be a non-empty string", param="model")
+    return model
+
+
+def parse_chat_request(doc: dict[str, Any]) -> ChatRequest:
+    """Check the fields every backend relies on; converters check the rest."""
+    model = require_model(doc)
+    messages = doc.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise InvalidRequest("'messages' is required and must be a non-empty array", param="messages")
+    for i, msg in enumerate(messages):
+        if not isinstance(msg, dict):
+            raise InvalidRequest(f"messages[{i}] must be an object", param=f"messages[{i}]")
+        role = msg.get("role")
+        if role not in _ROLES:
+            raise InvalidRequest(
+                f"messages[{i}].role must be one of {', '.join(sorted(_ROLES))}", param=f"messages[{i}].role"
+            )
+        if role == "tool" and not isinstance(msg.get("tool_call_id"), str):
+            raise InvalidRequest(f"messages[{i}].tool_call_id is required for role 'tool'", param=f"messages[{i}]")
+    stream = doc.get("stream")
+    if stream is not None and not isinstance(stream, bool):
+        raise InvalidRequest("'stream' must be true or false", param="stream")
+    options = doc.get("stream_options")
+    if options is not None and not isinstance(options, dict):
+        raise InvalidRequest("'stream_options' must be an object", param="stream_options")
+    include_usage = bool(stream) and isinstance(options, dict) and options.get("include_usage") is True
+    tools = doc.get("tools")
+    if tools is not None:
+        if not isinstance(tools, list):
+            raise InvalidRequest("'tools' must be an array", param="tools")
+        for i, tool in enumerate(tools):
+            fn = tool.get("function") if isinstance(tool, dict) else None
+            if not isinstance(fn, dict) or not isinstance(fn.get("name"), str) or not fn["name"]:
+                raise InvalidRequest(f"tools[{i}].function.name is required", param=f"tools[{i}]")
+    return ChatRequest(doc, model, stream is True, include_usage)
+
+
+def _route_and_targets(router: Router, balancer: Balancer, model: str) -> tuple[ModelRoute, list[Any]]:
+    route = router.route(model)
+    targets = balancer.candidates(model)
+    if not targets:  # pragma: no cover - config validation guarantees URLs
+        raise ModelNotFound(f"model '{model}' has no deployments", param="model")
+    return route, targets
+
+
+def chat_flow(
+    req: ChatRequest, router: Router, balancer: Balancer, ids: ResponseIds
+) -> Generator[NeedToken | Send, Any, Reply | Streaming]:
+    route, targets = _route_and_targets(router, balancer, req.model)
+    backend = chat_backend(route)
+    payload = dumps(backend.body(req.doc, route))
+    target = targets[0]
+    url = target.url + backend.path(route, req.stream)
+    resp = yield from call_upstream(target, url, payload, stream=req.stream)
+    if req.stream:
+        return Streaming(backend.relay(ids, req.include_usage))
+    try:
+        return Reply(200, backend.response(resp.body, ids))
+    except (ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
+        raise UpstreamProtocolError(f"{target.label} sent an answer the proxy could not read: {exc}") from exc
+
+
+def embeddings_flow(
+    doc: dict[str, Any], router: Router, balancer: Balancer
+) -> Generator[NeedToken | Send, Any, Reply | Streaming]:
+    model = require_model(doc)
+    route, targets = _route_and_targets(router, balancer, model)
+    if route.family != "openai":
+        raise InvalidRequest(
+            f"model '{model}' is a {route.family} model; embeddings are served by OpenAI-family "
+            "embedding deployments (e.g. text-embedding-3-small)",
+            param="model",
+        )
+    payload = dumps(openai_to_azure_embeddings(doc))
+    target = targets[0]
+    url = f"{target.url}/embeddings?api-version={route.api_version}"
+    resp = yield from call_upstream(target, url, payload, stream=False)
+    try:
+        return Reply(200, dumps(azure_embeddings_to_openai(loads(resp.body), model=model)))
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise UpstreamProtocolError(f"{target.label} sent an embeddings answer the proxy could not read") from exc

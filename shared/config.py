@@ -1,0 +1,263 @@
+"""Proxy configuration: the existing proxies' ``config.json`` format, parsed once.
+
+Accepted unchanged from pjq/wl21st: ``subAccounts`` -> ``resource_group``,
+``service_key_json`` (a path relative to the config file, or the key object inline),
+``deployment_models`` (model name -> list of deployment URLs);
+``secret_authentication_tokens``; ``host``; ``port``. The legacy single-account layout
+(those keys at top level) becomes a sub-account named ``default``.
+
+Additions, all optional: ``model_settings`` (per model: ``family``, ``claude_api``,
+``api_version``, ``upstream_model``, ``max_tokens``), ``allow_unauthenticated`` (an
+empty key list refuses to start unless this is true), ``timeouts``.
+
+:func:`parse_config` is pure and validates everything at start-up, naming the field
+of the first problem; :func:`load_config` is the only place the core reads files.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from shared.errors import ConfigError
+
+__all__ = [
+    "DEFAULT_CONFIG_PATH",
+    "ModelSettings",
+    "ProxyConfig",
+    "ServiceKey",
+    "SubAccount",
+    "Timeouts",
+    "config_path",
+    "load_config",
+    "parse_config",
+]
+
+DEFAULT_CONFIG_PATH = "config.json"
+FAMILIES = ("openai", "claude", "gemini")
+CLAUDE_APIS = ("invoke", "converse")
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceKey:
+    clientid: str
+    clientsecret: str
+    url: str
+    identityzoneid: str | None = None
+    api_url: str | None = None
+
+    def __repr__(self) -> str:  # never print the secret
+        return f"ServiceKey(clientid={self.clientid!r}, url={self.url!r})"
+
+
+@dataclass(frozen=True, slots=True)
+class SubAccount:
+    name: str
+    resource_group: str
+    service_key: ServiceKey
+    deployments: Mapping[str, tuple[str, ...]]
+
+
+@dataclass(frozen=True, slots=True)
+class ModelSettings:
+    family: str | None = None
+    claude_api: str = "invoke"
+    api_version: str | None = None
+    upstream_model: str | None = None
+    max_tokens: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    connect: float = 10.0
+    read: float = 600.0
+    token: float = 15.0
+
+
+@dataclass(frozen=True, slots=True)
+class ProxyConfig:
+    sub_accounts: tuple[SubAccount, ...]
+    api_keys: tuple[str, ...]
+    allow_unauthenticated: bool = False
+    host: str = "127.0.0.1"
+    port: int = 3001
+    model_settings: Mapping[str, ModelSettings] = field(default_factory=dict)
+    timeouts: Timeouts = field(default_factory=Timeouts)
+
+    @property
+    def model_names(self) -> list[str]:
+        """Every model any sub-account serves, in first-seen order."""
+        seen: dict[str, None] = {}
+        for sub in self.sub_accounts:
+            for name in sub.deployments:
+                seen.setdefault(name, None)
+        return list(seen)
+
+
+def config_path(env: Mapping[str, str]) -> str:
+    """``PROXY_CONFIG`` or ``./config.json``."""
+    return env.get("PROXY_CONFIG") or DEFAULT_CONFIG_PATH
+
+
+def load_config(path: str | Path) -> ProxyConfig:
+    """Read and parse ``path``; service-key paths are resolved next to it."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from exc
+    try:
+        doc = json.loads(text)
+    except ValueError as exc:
+        raise ConfigError(f"{path}: not valid JSON: {exc}") from exc
+    return parse_config(doc, base_dir=path.parent, read_file=_read_json_file)
+
+
+def _read_json_file(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    except ValueError as exc:
+        raise ConfigError(f"{path}: not valid JSON: {exc}") from exc
+
+
+def parse_config(doc: Any, *, base_dir: Path = Path("."), read_file: Any = None) -> ProxyConfig:
+    """Validate a config document. ``read_file(path)`` loads service-key files (None: inline keys only)."""
+    if not isinstance(doc, dict):
+        raise ConfigError("config: the top level must be a JSON object")
+    raw_subs = doc.get("subAccounts")
+    if raw_subs is None and "deployment_models" in doc:
+        raw_subs = {
+            "default": {k: doc[k] for k in ("service_key_json", "deployment_models", "resource_group") if k in doc}
+        }
+    if not isinstance(raw_subs, dict) or not raw_subs:
+        raise ConfigError("subAccounts: must be an object with at least one sub-account")
+    subs = tuple(_sub_account(name, raw, base_dir, read_file) for name, raw in raw_subs.items())
+
+    keys = doc.get("secret_authentication_tokens", [])
+    if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+        raise ConfigError("secret_authentication_tokens: must be a list of strings")
+    if any(not k for k in keys):
+        raise ConfigError("secret_authentication_tokens: empty strings are not allowed (they would admit anyone)")
+    allow_open = _bool(doc, "allow_unauthenticated", False)
+    if not keys and not allow_open:
+        raise ConfigError(
+            "secret_authentication_tokens: the list is empty, so any client could use the proxy; "
+            'add keys, or set "allow_unauthenticated": true to run without client authentication'
+        )
+    host = doc.get("host", "127.0.0.1")
+    if not isinstance(host, str) or not host:
+        raise ConfigError("host: must be a non-empty string")
+    port = doc.get("port", 3001)
+    if not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536:
+        raise ConfigError("port: must be an integer between 1 and 65535")
+    return ProxyConfig(
+        sub_accounts=subs,
+        api_keys=tuple(keys),
+        allow_unauthenticated=allow_open,
+        host=host,
+        port=port,
+        model_settings=_model_settings(doc.get("model_settings", {})),
+        timeouts=_timeouts(doc.get("timeouts", {})),
+    )
+
+
+def _bool(doc: Mapping[str, Any], key: str, default: bool) -> bool:
+    value = doc.get(key, default)
+    if not isinstance(value, bool):
+        raise ConfigError(f"{key}: must be true or false")
+    return value
+
+
+def _sub_account(name: str, raw: Any, base_dir: Path, read_file: Any) -> SubAccount:
+    where = f"subAccounts.{name}"
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: must be an object")
+    rg = raw.get("resource_group", "default")
+    if not isinstance(rg, str) or not rg:
+        raise ConfigError(f"{where}.resource_group: must be a non-empty string")
+    key_doc = raw.get("service_key_json")
+    if isinstance(key_doc, str):
+        if read_file is None:
+            raise ConfigError(f"{where}.service_key_json: file paths need load_config()")
+        key_path = Path(key_doc) if Path(key_doc).is_absolute() else base_dir / key_doc
+        try:
+            key_doc = read_file(key_path)
+        except ConfigError as exc:
+            raise ConfigError(f"{where}.service_key_json: {exc}") from exc
+    service_key = _service_key(key_doc, f"{where}.service_key_json")
+    models = raw.get("deployment_models")
+    if not isinstance(models, dict) or not models:
+        raise ConfigError(f"{where}.deployment_models: must map model names to lists of deployment URLs")
+    deployments: dict[str, tuple[str, ...]] = {}
+    for model, urls in models.items():
+        if isinstance(urls, str):
+            urls = [urls]
+        if not isinstance(urls, list) or not urls:
+            raise ConfigError(f"{where}.deployment_models.{model}: must be a non-empty list of URLs")
+        for i, url in enumerate(urls):
+            if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+                raise ConfigError(f"{where}.deployment_models.{model}[{i}]: must be an http(s) URL")
+        deployments[model] = tuple(u.rstrip("/") for u in urls)
+    return SubAccount(name=name, resource_group=rg, service_key=service_key, deployments=deployments)
+
+
+def _service_key(doc: Any, where: str) -> ServiceKey:
+    if not isinstance(doc, dict):
+        raise ConfigError(f"{where}: must be a path to a service-key JSON file or the key object itself")
+    for key in ("clientid", "clientsecret", "url"):
+        if not isinstance(doc.get(key), str) or not doc[key]:
+            raise ConfigError(f"{where}.{key}: missing (copy the service key from the SAP BTP cockpit)")
+    urls = doc.get("serviceurls")
+    api_url = urls.get("AI_API_URL") if isinstance(urls, dict) else None
+    return ServiceKey(
+        clientid=doc["clientid"],
+        clientsecret=doc["clientsecret"],
+        url=doc["url"].rstrip("/"),
+        identityzoneid=doc.get("identityzoneid") if isinstance(doc.get("identityzoneid"), str) else None,
+        api_url=api_url.rstrip("/") if isinstance(api_url, str) else None,
+    )
+
+
+def _model_settings(raw: Any) -> dict[str, ModelSettings]:
+    if not isinstance(raw, dict):
+        raise ConfigError("model_settings: must be an object keyed by model name")
+    out: dict[str, ModelSettings] = {}
+    for name, entry in raw.items():
+        where = f"model_settings.{name}"
+        if not isinstance(entry, dict):
+            raise ConfigError(f"{where}: must be an object")
+        unknown = set(entry) - {"family", "claude_api", "api_version", "upstream_model", "max_tokens"}
+        if unknown:
+            raise ConfigError(f"{where}.{sorted(unknown)[0]}: unknown setting")
+        family = entry.get("family")
+        if family is not None and family not in FAMILIES:
+            raise ConfigError(f"{where}.family: must be one of {', '.join(FAMILIES)}")
+        claude_api = entry.get("claude_api", "invoke")
+        if claude_api not in CLAUDE_APIS:
+            raise ConfigError(f"{where}.claude_api: must be 'invoke' or 'converse'")
+        for key in ("api_version", "upstream_model"):
+            if entry.get(key) is not None and not isinstance(entry[key], str):
+                raise ConfigError(f"{where}.{key}: must be a string")
+        max_tokens = entry.get("max_tokens")
+        if max_tokens is not None and (not isinstance(max_tokens, int) or max_tokens < 1):
+            raise ConfigError(f"{where}.max_tokens: must be a positive integer")
+        out[name] = ModelSettings(family, claude_api, entry.get("api_version"), entry.get("upstream_model"), max_tokens)
+    return out
+
+
+def _timeouts(raw: Any) -> Timeouts:
+    if not isinstance(raw, dict):
+        raise ConfigError("timeouts: must be an object")
+    values: dict[str, float] = {}
+    for key in ("connect", "read", "token"):
+        if key in raw:
+            v = raw[key]
+            if not isinstance(v, int | float) or isinstance(v, bool) or v <= 0:
+                raise ConfigError(f"timeouts.{key}: must be a positive number of seconds")
+            values[key] = float(v)
+    return Timeouts(**values)

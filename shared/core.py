@@ -1,0 +1,89 @@
+"""The proxy as one I/O-free object: a request in, a reply or a flow to run out.
+
+Adapters hand :meth:`ProxyCore.handle` the route, the headers, the raw body and the
+current time; they get back either a finished :class:`~shared.flow.Reply` or a
+:class:`~shared.flow.Job` whose flow their transport runs. Per-app state lives here
+(router, balancer, token caches), created once per worker process.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping
+
+from shared.backends import ResponseIds
+from shared.balancer import Balancer
+from shared.chat import chat_flow, embeddings_flow, parse_chat_request, parse_json_object
+from shared.client_auth import verify_client_key
+from shared.config import ProxyConfig
+from shared.errors import ProxyError, render_error
+from shared.flow import Job, Reply
+from shared.jsonutil import dumps
+from shared.routes import Route
+from shared.routing import Router
+from shared.token_cache import TokenCache
+
+__all__ = ["ProxyCore", "new_random_id"]
+
+
+def new_random_id(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:29]}"
+
+
+class ProxyCore:
+    def __init__(
+        self,
+        config: ProxyConfig,
+        *,
+        stack: str,
+        started_at: float,
+        new_id: Callable[[str], str] = new_random_id,
+    ) -> None:
+        self.config = config
+        self.stack = stack
+        self.router = Router(config)
+        self.balancer = Balancer(config)
+        self.token_caches = {sub.name: TokenCache(sub) for sub in config.sub_accounts}
+        self._new_id = new_id
+        self._models_body = dumps(
+            {
+                "object": "list",
+                "data": [
+                    {"id": name, "object": "model", "created": int(started_at), "owned_by": "sap-ai-core"}
+                    for name in self.router.names()
+                ],
+            }
+        )
+        self._health_body = dumps({"status": "ok", "stack": stack})
+        self._handlers: dict[str, Callable[[bytes, float], Reply | Job]] = {
+            "chat_completions": self._chat_completions,
+            "embeddings": self._embeddings,
+            "list_models": lambda body, now: Reply(200, self._models_body),
+            "health": lambda body, now: Reply(200, self._health_body),
+        }
+
+    def handle(self, route: Route, headers: Mapping[str, str], body: bytes, now: float) -> Reply | Job:
+        """Serve one request; every failure becomes an error reply in the route's dialect."""
+        try:
+            if route.auth:
+                verify_client_key(
+                    headers, self.config.api_keys, allow_unauthenticated=self.config.allow_unauthenticated
+                )
+            return self._handlers[route.handler](body, now)
+        except ProxyError as exc:
+            return self.error_reply(exc, route.dialect)
+
+    def error_reply(self, exc: ProxyError, dialect: str) -> Reply:
+        status, headers, body = render_error(exc, dialect)
+        return Reply(status, body, headers)
+
+    def _chat_completions(self, body: bytes, now: float) -> Reply | Job:
+        req = parse_chat_request(parse_json_object(body))
+        ids = ResponseIds(self._new_id("chatcmpl"), int(now), req.model)
+        return Job(chat_flow(req, self.router, self.balancer, ids), "openai")
+
+    def _embeddings(self, body: bytes, now: float) -> Reply | Job:
+        return Job(embeddings_flow(parse_json_object(body), self.router, self.balancer), "openai")
+
+    def handler_names(self) -> list[str]:
+        return list(self._handlers)

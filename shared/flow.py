@@ -1,0 +1,153 @@
+"""Orchestration written once: generator flows that the two transports drive.
+
+A flow *yields* commands — :class:`NeedToken` (give me a bearer token for this
+sub-account) and :class:`Send` (make this upstream call, tell me what came back) —
+and *returns* an outcome: a complete :class:`Reply`, or :class:`Streaming` when the
+upstream body should be pumped through a relay to the client. The sync transport
+drives flows with a ``for``-style loop, the async one with ``await``; the policy
+(which deployment, when to re-authenticate, which error to report) lives only here,
+as in httpx's ``Auth.auth_flow``. Transport failures are thrown *into* the flow so
+that it, not the transport, decides what they mean.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from shared.balancer import Target
+from shared.config import SubAccount
+from shared.errors import UpstreamStatusError, upstream_error_message
+from shared.streams import StreamRelay
+from shared.wire import UpstreamRequest, UpstreamResponse
+
+__all__ = [
+    "Flow",
+    "Job",
+    "NeedToken",
+    "Reply",
+    "Send",
+    "StreamReply",
+    "Streaming",
+    "call_upstream",
+    "reply_json",
+    "upstream_headers",
+    "upstream_status_error",
+]
+
+JSON_HEADERS: Mapping[str, str] = {"content-type": "application/json"}
+SSE_HEADERS: Mapping[str, str] = {
+    "content-type": "text/event-stream; charset=utf-8",
+    "cache-control": "no-cache",
+    "x-accel-buffering": "no",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class NeedToken:
+    """Ask for a bearer token; with ``stale``, that token was refused upstream: get a new one."""
+
+    sub_account: SubAccount
+    stale: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    request: UpstreamRequest
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    status: int
+    body: bytes
+    headers: Mapping[str, str] = field(default_factory=lambda: JSON_HEADERS)
+
+
+@dataclass(frozen=True, slots=True)
+class Streaming:
+    relay: StreamRelay
+    headers: Mapping[str, str] = field(default_factory=lambda: SSE_HEADERS)
+
+
+Flow = Generator[NeedToken | Send, Any, Reply | Streaming]
+
+
+@dataclass(frozen=True, slots=True)
+class StreamReply:
+    """What a transport returns for a stream: headers and an (async) iterator of SSE bytes."""
+
+    headers: Mapping[str, str]
+    chunks: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """A flow to run, and the error dialect of the route that started it."""
+
+    flow: Flow
+    dialect: str
+
+
+def upstream_headers(sub: SubAccount, token: str) -> dict[str, str]:
+    headers = {
+        "Authorization": f"Bearer {token}",
+        "AI-Resource-Group": sub.resource_group,
+        "Content-Type": "application/json",
+    }
+    if sub.service_key.identityzoneid:
+        headers["AI-Tenant-Id"] = sub.service_key.identityzoneid
+    return headers
+
+
+def call_upstream(
+    target: Target, url: str, body: bytes, *, stream: bool
+) -> Generator[NeedToken | Send, Any, UpstreamResponse]:
+    """One upstream call with re-authentication: a 401/403 gets one retry with a fresh token."""
+    sub = target.sub_account
+    token = yield NeedToken(sub)
+    resp = yield Send(UpstreamRequest("POST", url, upstream_headers(sub, token), body, stream, target.label))
+    if resp.status in (401, 403):
+        token = yield NeedToken(sub, stale=token)
+        resp = yield Send(UpstreamRequest("POST", url, upstream_headers(sub, token), body, stream, target.label))
+    if resp.status >= 400:
+        raise upstream_status_error(resp, target.label)
+    return resp
+
+
+# Upstream statuses a client can act on pass through; the rest become gateway errors.
+_PASS_THROUGH = {400, 408, 409, 413, 415, 422, 429}
+_GATEWAY = {503: 503, 504: 504}
+
+
+def upstream_status_error(resp: UpstreamResponse, where: str) -> UpstreamStatusError:
+    """Map an upstream error answer to what the client should see.
+
+    The client's own mistakes (400, 413, 422...) and rate limits (429, with
+    ``Retry-After``) keep their status. 401/403/404 from SAP AI Core mean the
+    proxy's credentials or deployment URLs are wrong — not the client's key — so they
+    become 502 with a message saying so. Other 5xx become 502, except 503/504.
+    """
+    status = resp.status
+    detail = upstream_error_message(resp.body)
+    headers: dict[str, str] = {}
+    if status in _PASS_THROUGH:
+        client_status = status
+        message = f"{where} answered {status}: {detail}"
+        retry_after = resp.header("retry-after") or resp.header("x-retry-after")
+        if status == 429 and retry_after:
+            headers["Retry-After"] = retry_after
+    elif status in (401, 403):
+        client_status = 502
+        message = f"SAP AI Core refused the proxy's credentials ({status}) at {where}: {detail}"
+    elif status == 404:
+        client_status = 502
+        message = f"SAP AI Core has no such deployment ({where}); check deployment_models in the config: {detail}"
+    else:
+        client_status = _GATEWAY.get(status, 502)
+        message = f"{where} failed with {status}: {detail}"
+    return UpstreamStatusError(message, upstream_status=status, status=client_status, headers=headers)
+
+
+def reply_json(body: bytes, status: int = 200) -> Reply:
+    return Reply(status, body)

@@ -1,0 +1,28 @@
+"""The route table both adapters register from, so neither can grow a route alone.
+
+Each route names the core handler that serves it and the error dialect its clients
+expect. ``tests/unit/test_routes.py`` checks both apps expose exactly this table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["ROUTES", "Route"]
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    path: str
+    method: str
+    handler: str
+    dialect: str = "openai"  # openai | anthropic
+    auth: bool = True
+
+
+ROUTES: tuple[Route, ...] = (
+    Route("/v1/chat/completions", "POST", "chat_completions"),
+    Route("/v1/embeddings", "POST", "embeddings"),
+    Route("/v1/models", "GET", "list_models"),
+    Route("/health", "GET", "health", auth=False),
+)

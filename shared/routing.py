@@ -1,0 +1,73 @@
+"""Which upstream API serves a model name, and how.
+
+Family from the name — ``claude`` or ``anthropic--`` means Claude, ``gemini`` means
+Gemini, anything else is OpenAI-family — unless ``model_settings`` says otherwise.
+The old proxies guessed the Claude API from version fragments in the name (``3.7``,
+``4``), which sent renamed models down the wrong path; here the API is a setting
+(default ``invoke``, the Anthropic-native body).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from shared.config import ModelSettings, ProxyConfig
+from shared.errors import ModelNotFound
+
+__all__ = ["DEFAULT_API_VERSION", "ModelRoute", "Router", "family_from_name"]
+
+DEFAULT_API_VERSION = "2024-12-01-preview"
+DEFAULT_MAX_TOKENS = 4096
+
+
+def family_from_name(name: str) -> str:
+    lowered = name.lower()
+    if "claude" in lowered or lowered.startswith("anthropic--"):
+        return "claude"
+    if "gemini" in lowered:
+        return "gemini"
+    return "openai"
+
+
+@dataclass(frozen=True, slots=True)
+class ModelRoute:
+    name: str
+    family: str  # openai | claude | gemini
+    claude_api: str  # invoke | converse
+    api_version: str
+    upstream_model: str  # the backend's own name (Gemini URLs need it)
+    max_tokens: int
+
+
+class Router:
+    """Resolves client model names to :class:`ModelRoute`; built once per app."""
+
+    __slots__ = ("_routes",)
+
+    def __init__(self, config: ProxyConfig) -> None:
+        self._routes = {name: _route(name, config.model_settings.get(name)) for name in config.model_names}
+
+    def route(self, model: str) -> ModelRoute:
+        try:
+            return self._routes[model]
+        except KeyError:
+            raise ModelNotFound(
+                f"model '{model}' is not configured on this proxy; GET /v1/models lists the available models",
+                param="model",
+            ) from None
+
+    def names(self) -> list[str]:
+        return list(self._routes)
+
+
+def _route(name: str, settings: ModelSettings | None) -> ModelRoute:
+    s = settings or ModelSettings()
+    upstream = s.upstream_model or name.split(":", 1)[0]
+    return ModelRoute(
+        name=name,
+        family=s.family or family_from_name(name),
+        claude_api=s.claude_api,
+        api_version=s.api_version or DEFAULT_API_VERSION,
+        upstream_model=upstream,
+        max_tokens=s.max_tokens or DEFAULT_MAX_TOKENS,
+    )

@@ -1,0 +1,166 @@
+"""Sync transport for the Flask stack: one pooled ``requests.Session`` per worker.
+
+Drives the core's generator flows (``shared/flow.py``): fetches tokens under one lock
+per sub-account (gevent patches ``threading`` into greenlet locks, so a cold burst
+waits on one fetch), makes upstream calls, throws transport failures into the flow,
+and pumps streams through the flow's relay, closing the upstream response whatever
+happens — including the client going away, which closes this generator.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from shared.core import ProxyCore
+from shared.errors import (
+    ProxyError,
+    TokenFetchError,
+    UpstreamError,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+    stream_broken,
+)
+from shared.flow import Job, NeedToken, Reply, Send, Streaming, StreamReply
+from shared.streams import StreamRelay
+from shared.wire import UpstreamRequest, UpstreamResponse
+
+__all__ = ["Upstream"]
+
+READ_SIZE = 65536
+
+
+class Upstream:
+    def __init__(self, core: ProxyCore, *, pool_size: int = 512) -> None:
+        self._core = core
+        t = core.config.timeouts
+        self._timeout = (t.connect, t.read)
+        self._token_timeout = (t.connect, t.token)
+        self._session = requests.Session()
+        adapter = HTTPAdapter(pool_connections=32, pool_maxsize=pool_size, max_retries=0)
+        self._session.mount("http://", adapter)
+        self._session.mount("https://", adapter)
+        self._locks = {name: threading.Lock() for name in core.token_caches}
+
+    def start(self) -> None:
+        """Nothing to open ahead of time; present so both transports have the same surface."""
+
+    def close(self) -> None:
+        self._session.close()
+
+    def run(self, job: Reply | Job) -> Reply | StreamReply:
+        if isinstance(job, Reply):
+            return job
+        gen, held = job.flow, None
+        try:
+            cmd: Any = next(gen)
+            while True:
+                try:
+                    if isinstance(cmd, NeedToken):
+                        value: Any = self.get_token(cmd)
+                    else:
+                        if held is not None:
+                            held.close()
+                        value, held = self._send(cmd)
+                except ProxyError as exc:
+                    cmd = gen.throw(exc)
+                    continue
+                cmd = gen.send(value)
+        except StopIteration as stop:
+            outcome = stop.value
+        except ProxyError as exc:
+            _close(held)
+            return self._core.error_reply(exc, job.dialect)
+        except BaseException:
+            _close(held)
+            raise
+        if isinstance(outcome, Streaming):
+            return StreamReply(outcome.headers, pump_stream(held, outcome.relay))
+        _close(held)
+        return outcome
+
+    def get_token(self, cmd: NeedToken) -> str:
+        cache = self._core.token_caches[cmd.sub_account.name]
+        if cmd.stale is None:
+            token = cache.current(time.time())
+            if token is not None:
+                return token
+        with self._locks[cmd.sub_account.name]:
+            if cmd.stale is not None:
+                cache.invalidate(cmd.stale)
+            token = cache.current(time.time())
+            if token is not None:
+                return token
+            req = cache.fetch_request()
+            try:
+                resp = self._session.post(req.url, headers=dict(req.headers), timeout=self._token_timeout)
+                body = resp.content
+            except requests.RequestException as exc:
+                raise TokenFetchError(f"could not reach the {req.label}: {type(exc).__name__}") from None
+            return cache.accept(resp.status_code, body, time.time())
+
+    def _send(self, cmd: Send) -> tuple[UpstreamResponse, requests.Response | None]:
+        req = cmd.request
+        resp = _request(self._session, req, self._timeout)
+        headers = {k.lower(): v for k, v in resp.headers.items()}
+        if req.stream and resp.status_code == 200:
+            return UpstreamResponse(200, headers), resp
+        try:
+            body = resp.content
+        except requests.RequestException as exc:
+            raise _mapped(exc, req.label) from None
+        finally:
+            resp.close()
+        return UpstreamResponse(resp.status_code, headers, body), None
+
+
+def _request(session: requests.Session, req: UpstreamRequest, timeout: tuple[float, float]) -> requests.Response:
+    try:
+        return session.request(
+            req.method, req.url, headers=dict(req.headers), data=req.body, stream=req.stream, timeout=timeout
+        )
+    except requests.RequestException as exc:
+        raise _mapped(exc, req.label) from None
+
+
+def _mapped(exc: BaseException, where: str) -> UpstreamError:
+    if isinstance(exc, requests.ConnectTimeout):
+        return UpstreamTimeout(f"connecting to {where} timed out")
+    if isinstance(exc, requests.Timeout):
+        return UpstreamTimeout(f"{where} did not answer in time")
+    if isinstance(exc, requests.ConnectionError):
+        return UpstreamUnavailable(f"could not connect to {where}")
+    return UpstreamError(f"call to {where} failed: {type(exc).__name__}")
+
+
+def _close(resp: requests.Response | None) -> None:
+    if resp is not None:
+        resp.close()
+
+
+def pump_stream(resp: requests.Response | None, relay: StreamRelay) -> Iterator[bytes]:
+    """Upstream bytes through the relay as they arrive (``read1``: never wait for a full buffer)."""
+    assert resp is not None
+    raw = resp.raw
+    try:
+        while True:
+            try:
+                data = raw.read1(READ_SIZE)
+            except Exception as exc:  # urllib3/http.client errors: connection cut, idle timeout
+                yield relay.fail(stream_broken(exc))
+                return
+            if not data:
+                break
+            out = relay.feed(data)
+            if out:
+                yield out
+        yield relay.finish()
+    except ProxyError as exc:
+        yield relay.fail(exc)
+    finally:
+        resp.close()

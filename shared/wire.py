@@ -1,0 +1,37 @@
+"""The values that cross between the core and the transports.
+
+The core describes upstream calls as :class:`UpstreamRequest` and reads answers as
+:class:`UpstreamResponse`; transports turn them into real HTTP and back. Neither side
+knows the other's libraries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+__all__ = ["UpstreamRequest", "UpstreamResponse"]
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamRequest:
+    method: str
+    url: str
+    headers: Mapping[str, str]
+    body: bytes | None = None
+    stream: bool = False
+    # Where the call goes, for error messages and logs (never the URL's secrets).
+    label: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamResponse:
+    """Status and headers; ``body`` is empty for a successful streaming call."""
+
+    status: int
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: bytes = b""
+
+    def header(self, name: str) -> str | None:
+        """Case-insensitive header lookup (transports hand over lower-cased names)."""
+        return self.headers.get(name.lower())
