@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from proxyctl import up
+from proxyctl import parity, up
 
 __all__ = ["main"]
 
@@ -14,6 +14,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="proxyctl", description="Run and operate the Flask and FastAPI proxy stacks.")
     sub = parser.add_subparsers(dest="command", required=True)
     up.add_parser(sub)
+    parity.add_parser(sub)
     args = parser.parse_args(argv)
     return int(args.func(args))
 

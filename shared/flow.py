@@ -105,8 +105,10 @@ def call_upstream(
 ) -> Generator[NeedToken | Send, Any, UpstreamResponse]:
     """One upstream call with re-authentication: a 401/403 gets one retry with a fresh token."""
     sub = target.sub_account
-    token = yield NeedToken(sub)
-    resp = yield Send(UpstreamRequest("POST", url, upstream_headers(sub, token), body, stream, target.label))
+    token: str = yield NeedToken(sub)
+    resp: UpstreamResponse = yield Send(
+        UpstreamRequest("POST", url, upstream_headers(sub, token), body, stream, target.label)
+    )
     if resp.status in (401, 403):
         token = yield NeedToken(sub, stale=token)
         resp = yield Send(UpstreamRequest("POST", url, upstream_headers(sub, token), body, stream, target.label))

@@ -53,7 +53,7 @@ class Upstream:
             self._session = None
 
     @property
-    def session(self) -> aiohttp.ClientSession:
+    def _http(self) -> aiohttp.ClientSession:
         if self._session is None:
             raise RuntimeError("Upstream.start() was not awaited (the app's lifespan did not run)")
         return self._session
@@ -77,7 +77,7 @@ class Upstream:
                     continue
                 cmd = gen.send(value)
         except StopIteration as stop:
-            outcome = stop.value
+            outcome: Reply | Streaming = stop.value
         except ProxyError as exc:
             _close(held)
             return self._core.error_reply(exc, job.dialect)
@@ -104,7 +104,7 @@ class Upstream:
                 return token
             req = cache.fetch_request()
             try:
-                async with self.session.post(req.url, headers=dict(req.headers), timeout=self._token_timeout) as resp:
+                async with self._http.post(req.url, headers=dict(req.headers), timeout=self._token_timeout) as resp:
                     status, body = resp.status, await resp.read()
             except (TimeoutError, aiohttp.ClientError) as exc:
                 raise TokenFetchError(f"could not reach the {req.label}: {type(exc).__name__}") from None
@@ -113,7 +113,7 @@ class Upstream:
     async def _send(self, cmd: Send) -> tuple[UpstreamResponse, aiohttp.ClientResponse | None]:
         req = cmd.request
         try:
-            resp = await self.session.request(req.method, req.url, headers=dict(req.headers), data=req.body)
+            resp = await self._http.request(req.method, req.url, headers=dict(req.headers), data=req.body)
         except (TimeoutError, aiohttp.ClientError) as exc:
             raise _mapped(exc, req.label) from None
         headers = {k.lower(): v for k, v in resp.headers.items()}

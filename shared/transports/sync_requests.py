@@ -72,7 +72,7 @@ class Upstream:
                     continue
                 cmd = gen.send(value)
         except StopIteration as stop:
-            outcome = stop.value
+            outcome: Reply | Streaming = stop.value
         except ProxyError as exc:
             _close(held)
             return self._core.error_reply(exc, job.dialect)

@@ -1,0 +1,47 @@
+"""Both adapters register exactly the shared route table and nothing else."""
+
+from shared.config import parse_config
+from shared.routes import ROUTES
+
+CONFIG = parse_config(
+    {
+        "subAccounts": {
+            "a": {
+                "service_key_json": {"clientid": "c", "clientsecret": "s", "url": "http://127.0.0.1:9"},
+                "deployment_models": {"gpt-4o": ["http://127.0.0.1:9/v2/inference/deployments/d"]},
+            }
+        },
+        "secret_authentication_tokens": ["k"],
+    }
+)
+EXPECTED = {(r.path, r.method) for r in ROUTES}
+
+
+def test_flask_routes():
+    import proxy_server
+
+    app = proxy_server.create_app(CONFIG)
+    rules = {
+        (rule.rule, method)
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint != "static"
+        for method in rule.methods - {"HEAD", "OPTIONS"}
+    }
+    assert rules == EXPECTED
+
+
+def test_fastapi_routes():
+    import proxy_server_fastapi
+    from fastapi.routing import APIRoute
+
+    app = proxy_server_fastapi.create_app(CONFIG)
+    routes = {(r.path, m) for r in app.routes if isinstance(r, APIRoute) for m in r.methods}
+    assert routes == EXPECTED
+
+
+def test_importing_the_servers_needs_no_config():
+    import proxy_server
+    import proxy_server_fastapi
+
+    assert "app" not in vars(proxy_server) or proxy_server.app is not None
+    assert callable(proxy_server_fastapi.create_app)

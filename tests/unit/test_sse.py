@@ -1,0 +1,50 @@
+import pytest
+
+from shared.sse import DONE, SSEDecoder, SSEEvent, encode_comment, encode_data, encode_event
+from tests.unit.feeding import FEED_MODES, feed_all
+
+TRANSCRIPT = (
+    b": keep-alive\n\n"
+    b'event: message_start\ndata: {"a":1}\n\n'
+    b"data: line one\r\ndata: line two\r\n\r\n"
+    b'id: 7\nretry: 10\ndata:{"no":"space"}\r\r'
+    b"data: [DONE]\n\n"
+)
+EXPECTED = [
+    SSEEvent(b'{"a":1}', "message_start"),
+    SSEEvent(b"line one\nline two"),
+    SSEEvent(b'{"no":"space"}'),
+    SSEEvent(b"[DONE]"),
+]
+
+
+@pytest.mark.parametrize("mode", FEED_MODES)
+def test_transcript_in_any_slicing(mode):
+    d = SSEDecoder()
+    assert feed_all(d.feed, d.flush, TRANSCRIPT, mode) == EXPECTED
+
+
+@pytest.mark.parametrize("mode", FEED_MODES)
+def test_event_left_open_at_eof_is_flushed(mode):
+    d = SSEDecoder()
+    assert feed_all(d.feed, d.flush, b'data: {"x":1}\ndata: tail', mode) == [SSEEvent(b'{"x":1}\ntail')]
+
+
+def test_trailing_bytes_after_last_event_do_not_invent_events():
+    d = SSEDecoder()
+    assert d.feed(b"data: a\n\n\n\n: comment\n") == [SSEEvent(b"a")]
+    assert d.flush() == []
+
+
+def test_cr_split_across_chunks_is_one_line_break():
+    d = SSEDecoder()
+    assert d.feed(b"data: a\r") == []
+    assert d.feed(b"\n\r") == []
+    assert d.feed(b"\n") == [SSEEvent(b"a")]
+
+
+def test_encoders():
+    assert encode_data({"a": 1}) == b'data: {"a":1}\n\n'
+    assert encode_data(b"[DONE]") == DONE
+    assert encode_event("ping", {"type": "ping"}) == b'event: ping\ndata: {"type":"ping"}\n\n'
+    assert encode_comment() == b": keep-alive\n\n"

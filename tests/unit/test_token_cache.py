@@ -1,0 +1,67 @@
+from base64 import b64decode
+
+import orjson
+import pytest
+
+from shared.config import ServiceKey, SubAccount
+from shared.errors import TokenFetchError
+from shared.token_cache import TokenCache
+
+SUB = SubAccount("acct", "rg", ServiceKey("cid", "csecret", "https://auth.example"), {"m": ("https://d",)})
+
+
+def answer(token="tok", expires_in=3600):
+    return orjson.dumps({"access_token": token, "expires_in": expires_in})
+
+
+def test_fetch_request_is_client_credentials_with_basic_auth():
+    req = TokenCache(SUB).fetch_request()
+    assert req.method == "POST"
+    assert req.url == "https://auth.example/oauth/token?grant_type=client_credentials"
+    assert req.body is None
+    scheme, value = req.headers["Authorization"].split()
+    assert scheme == "Basic" and b64decode(value) == b"cid:csecret"
+
+
+def test_token_cached_until_expiry_minus_margin():
+    cache = TokenCache(SUB)
+    assert cache.current(0) is None
+    assert cache.accept(200, answer(expires_in=3600), now=1000) == "tok"
+    assert cache.current(1000 + 3600 - 301) == "tok"
+    assert cache.current(1000 + 3600 - 300) is None
+
+
+def test_short_lived_tokens_are_still_used():
+    cache = TokenCache(SUB)
+    cache.accept(200, answer(expires_in=60), now=0)
+    assert cache.current(29) == "tok" and cache.current(30) is None
+
+
+def test_default_lifetime_when_expires_in_missing():
+    cache = TokenCache(SUB)
+    cache.accept(200, orjson.dumps({"access_token": "t"}), now=0)
+    assert cache.current(4 * 3600 - 301) == "t"
+
+
+def test_invalidate_only_the_stale_token():
+    cache = TokenCache(SUB)
+    cache.accept(200, answer("new"), now=0)
+    cache.invalidate("old")  # a peer already refreshed: keep the new token
+    assert cache.current(1) == "new"
+    cache.invalidate("new")
+    assert cache.current(1) is None
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "match"),
+    [
+        (401, b'{"error":"unauthorized","error_description":"Bad credentials"}', "answered 401: Bad credentials"),
+        (200, b"not json", "unreadable"),
+        (200, b'{"access_token": ""}', "empty access_token"),
+    ],
+)
+def test_failures_name_the_sub_account(status, body, match):
+    with pytest.raises(TokenFetchError, match=match) as info:
+        TokenCache(SUB).accept(status, body, now=0)
+    assert "acct" in info.value.message and "csecret" not in info.value.message
+    assert info.value.status == 503
