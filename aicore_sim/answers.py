@@ -70,22 +70,30 @@ def text_chars(obj: Any) -> int:
     """Count the characters of every string value (not keys) in a JSON value.
 
     Base64 payloads (``data``/``bytes`` keys and ``data:`` URLs) are skipped so an image
-    does not inflate the token count.
+    does not inflate the token count. Written with ``type() is`` checks: it runs on every call.
     """
-    if isinstance(obj, str):
+    kind = type(obj)
+    total = 0
+    if kind is str:
         return len(obj)
-    if isinstance(obj, dict):
-        total = 0
-        for key, value in obj.items():
-            if key in _BINARY_KEYS:
-                continue
-            if key == "url" and isinstance(value, str) and value.startswith("data:"):
-                continue
-            total += text_chars(value)
+    if kind is list:
+        for value in obj:
+            vkind = type(value)
+            if vkind is str:
+                total += len(value)
+            elif vkind is dict or vkind is list:
+                total += text_chars(value)
         return total
-    if isinstance(obj, list):
-        return sum(text_chars(v) for v in obj)
-    return 0
+    if kind is dict:
+        for key, value in obj.items():
+            vkind = type(value)
+            if vkind is str:
+                if key in _BINARY_KEYS or (key == "url" and value.startswith("data:")):
+                    continue
+                total += len(value)
+            elif (vkind is dict or vkind is list) and key not in _BINARY_KEYS:
+                total += text_chars(value)
+    return total
 
 
 def count_words(text: str | None) -> int:

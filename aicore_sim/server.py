@@ -245,4 +245,3 @@ class Connection(asyncio.Protocol):
 def encode_chunk(frame: bytes) -> bytes:
     """One ``Transfer-Encoding: chunked`` chunk."""
     return b"%x\r\n%s\r\n" % (len(frame), frame)
-

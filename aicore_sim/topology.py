@@ -25,9 +25,7 @@ LATENCY_KEYS = ("ttft_ms", "chunk_gap_ms", "chunks", "latency_ms")
 _DEPLOYMENT_KEYS = frozenset(
     ("id", "model", "family", "kind", "python_literals", "gemini_stream_format", "claude_api", *LATENCY_KEYS)
 )
-_SUBACCOUNT_KEYS = frozenset(
-    ("name", "clientid", "clientsecret", "identityzoneid", "resource_group", "deployments")
-)
+_SUBACCOUNT_KEYS = frozenset(("name", "clientid", "clientsecret", "identityzoneid", "resource_group", "deployments"))
 
 
 def _dep(dep_id: str, model: str, family: str, kind: str = "chat", **extra: Any) -> dict[str, Any]:

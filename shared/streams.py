@@ -84,33 +84,44 @@ def openai_error_frame(exc: ProxyError) -> bytes:
 class ChatStream:
     """Relay for Claude/Gemini streams: decode, translate to OpenAI chunks, encode, one ``[DONE]``."""
 
-    __slots__ = ("_decoder", "_translator", "_closed")
+    __slots__ = ("_decoder", "_translator", "_closed", "_pending")
 
     def __init__(self, decoder: Decoder, translator: Translator) -> None:
         self._decoder = decoder
         self._translator = translator
         self._closed = False
+        # Output made before an error in the same read; fail() sends it first so no text is lost.
+        self._pending = b""
 
     def feed(self, chunk: bytes) -> bytes:
         out = bytearray()
         translate = self._translator.feed
-        for event in self._decoder.feed(chunk):
-            for doc in translate(event):
-                out += encode_data(doc)
+        try:
+            for event in self._decoder.feed(chunk):
+                for doc in translate(event):
+                    out += encode_data(doc)
+        except ProxyError:
+            self._pending = bytes(out)
+            raise
         return bytes(out)
 
     def finish(self) -> bytes:
         out = bytearray()
-        for event in self._decoder.flush():
-            for doc in self._translator.feed(event):
+        try:
+            for event in self._decoder.flush():
+                for doc in self._translator.feed(event):
+                    out += encode_data(doc)
+            for doc in self._translator.finish():
                 out += encode_data(doc)
-        for doc in self._translator.finish():
-            out += encode_data(doc)
+        except ProxyError:
+            self._pending = bytes(out)
+            raise
         out += self._done()
         return bytes(out)
 
     def fail(self, exc: ProxyError) -> bytes:
-        return openai_error_frame(exc) + self._done()
+        pending, self._pending = self._pending, b""
+        return pending + openai_error_frame(exc) + self._done()
 
     def _done(self) -> bytes:
         if self._closed:

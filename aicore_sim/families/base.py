@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import random
-import string
+import base64
+import os
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,17 +19,53 @@ __all__ = [
     "Outcome",
     "Refusal",
     "json_outcome",
+    "VOLATILE",
+    "fresh_id",
+    "iso_now",
+    "iso_time",
     "rand_id",
+    "unix_now",
     "sse",
 ]
 
 SSE = b"text/event-stream"
-_ALPHABET = string.ascii_letters + string.digits
+_TO_ALNUM = bytes.maketrans(b"+/", b"Az")
+
+
+# Every per-response value (random ids, timestamps) a handler renders is recorded here, so
+# that a cached answer can be replayed with fresh values (see aicore_sim.cache). Handlers
+# run synchronously on the one event loop thread, so a module-level list is safe.
+VOLATILE: list[tuple[str, Any]] = []
+
+
+def fresh_id(length: int) -> str:
+    """Random alphanumeric string; cheap, it runs on every answer."""
+    return base64.b64encode(os.urandom(length))[:length].translate(_TO_ALNUM).decode()
 
 
 def rand_id(length: int = 24) -> str:
-    """Random base62 id body (``msg_bdrk_<this>`` and friends)."""
-    return "".join(random.choices(_ALPHABET, k=length))
+    """Random id body (``msg_bdrk_<this>`` and friends), recorded as volatile."""
+    value = fresh_id(length)
+    VOLATILE.append(("id", value))
+    return value
+
+
+def unix_now() -> int:
+    """Azure's ``created`` (epoch seconds), recorded as volatile."""
+    now = int(time.time())
+    VOLATILE.append(("created", now))
+    return now
+
+
+def iso_now() -> str:
+    """Vertex's ``createTime``, recorded as volatile."""
+    value = iso_time()
+    VOLATILE.append(("createTime", value))
+    return value
+
+
+def iso_time() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S.000000Z", time.gmtime())
 
 
 def sse(obj: Any) -> bytes:
@@ -64,6 +101,7 @@ class Outcome:
     paced: list[bool] | None = None
     garbage: bytes = b'data: {"malformed": \n\n'
     headers: bytes = b""
+    encoded: bytes | None = None  # cache of the whole chunked body (fast stream path)
 
 
 @dataclass(slots=True)

@@ -68,8 +68,10 @@ def check_thinking(thinking: Any, max_tokens: int, temperature: Any, bad: Any) -
     if not isinstance(budget, int) or isinstance(budget, bool) or budget < 1024:
         raise bad("thinking.enabled.budget_tokens: Input should be greater than or equal to 1024")
     if max_tokens <= budget:
-        raise bad("`max_tokens` must be greater than `thinking.budget_tokens`. Please consult our documentation at "
-                  "https://docs.claude.com/en/docs/build-with-claude/extended-thinking#max-tokens-and-context-window-size")
+        raise bad(
+            "`max_tokens` must be greater than `thinking.budget_tokens`. Please consult our documentation at "
+            "https://docs.claude.com/en/docs/build-with-claude/extended-thinking#max-tokens-and-context-window-size"
+        )
     if temperature is not None and temperature != 1:
         raise bad("`temperature` may only be set to 1 when thinking is enabled.")
     return True
@@ -99,9 +101,11 @@ def _check_block(i: int, j: int, block: Any, role: str, prev_ids: set[str]) -> N
         if role != "user":
             raise _bad(f"messages.{i}.content.{j}: tool_result blocks are only allowed in user turns")
         if block.get("tool_use_id") not in prev_ids:
-            raise _bad(f"messages.{i}.content.{j}: unexpected `tool_use_id` found in `tool_result` blocks: "
-                       f"{block.get('tool_use_id')}. Each `tool_result` block must have a corresponding `tool_use` "
-                       "block in the previous message.")
+            raise _bad(
+                f"messages.{i}.content.{j}: unexpected `tool_use_id` found in `tool_result` blocks: "
+                f"{block.get('tool_use_id')}. Each `tool_result` block must have a corresponding `tool_use` "
+                "block in the previous message."
+            )
     if kind == "thinking" and not (isinstance(block.get("thinking"), str) and isinstance(block.get("signature"), str)):
         raise _malformed(f"{where}: required keys [thinking, signature] not found")
 
@@ -141,8 +145,10 @@ def _validate(body: Any) -> None:
         if i == 0 and role != "user":
             raise _bad('messages: first message must use the "user" role')
         if i and role == messages[i - 1].get("role"):
-            raise _bad(f'messages: roles must alternate between "user" and "assistant", but found multiple "{role}" '
-                       "roles in a row")
+            raise _bad(
+                f'messages: roles must alternate between "user" and "assistant", but found multiple "{role}" '
+                "roles in a row"
+            )
         content = m.get("content")
         if isinstance(content, str):
             blocks: list[Any] = [{"type": "text", "text": content}] if content else []
@@ -151,16 +157,20 @@ def _validate(body: Any) -> None:
         else:
             raise _malformed(f"#/messages/{i}/content: expected a string or a list")
         if not blocks and not (role == "assistant" and i == len(messages) - 1):
-            raise _bad(f"messages.{i}: all messages must have non-empty content except for the optional final "
-                       "assistant message")
+            raise _bad(
+                f"messages.{i}: all messages must have non-empty content except for the optional final "
+                "assistant message"
+            )
         for j, block in enumerate(blocks):
             _check_block(i, j, block, role, prev_ids)
         if role == "user" and prev_ids:
             answered = {b.get("tool_use_id") for b in blocks if b.get("type") == "tool_result"}
             if prev_ids - answered:
-                raise _bad(f"messages.{i}: `tool_use` ids were found without `tool_result` blocks immediately after: "
-                           f"{', '.join(sorted(prev_ids - answered))}. Each `tool_use` block must have a "
-                           "corresponding `tool_result` block in the next message.")
+                raise _bad(
+                    f"messages.{i}: `tool_use` ids were found without `tool_result` blocks immediately after: "
+                    f"{', '.join(sorted(prev_ids - answered))}. Each `tool_use` block must have a "
+                    "corresponding `tool_result` block in the next message."
+                )
         prev_ids = {b["id"] for b in blocks if b.get("type") == "tool_use"} if role == "assistant" else set()
     tools = body.get("tools")
     if tools is not None:
@@ -178,8 +188,11 @@ def _validate(body: Any) -> None:
                 if key not in tool:
                     raise _malformed(f"#/tools/{j}: required key [{key}] not found")
     choice = body.get("tool_choice")
-    if choice is not None and (not isinstance(choice, dict) or choice.get("type") not in ("auto", "any", "tool", "none")
-                               or (choice["type"] == "tool" and not isinstance(choice.get("name"), str))):
+    if choice is not None and (
+        not isinstance(choice, dict)
+        or choice.get("type") not in ("auto", "any", "tool", "none")
+        or (choice["type"] == "tool" and not isinstance(choice.get("name"), str))
+    ):
         raise _malformed("#/tool_choice: expected {type: auto|any|none} or {type: tool, name}")
 
 
@@ -201,8 +214,11 @@ def _cache_chars(blocks: Any) -> int:
     for b in blocks:
         if isinstance(b, dict) and "cache_control" in b:
             text = b.get("text")
-            total += len(text) if isinstance(text, str) else text_chars({k: v for k, v in b.items()
-                                                                          if k not in ("cache_control", "type")})
+            total += (
+                len(text)
+                if isinstance(text, str)
+                else text_chars({k: v for k, v in b.items() if k not in ("cache_control", "type")})
+            )
     return total
 
 
@@ -266,19 +282,44 @@ def handle_invoke(call: Call) -> Outcome:
         blocks.append({"type": "tool_use", "id": tool_id, "name": ans.tool_name, "input": ans.tool_args})
     stop = _STOP[ans.finish]
     if not call.stream:
-        return json_outcome({
-            "id": mid, "type": "message", "role": "assistant", "model": model, "content": blocks,
-            "stop_reason": stop, "stop_sequence": ans.stop_sequence, "usage": _usage(ans),
-        })
+        return json_outcome(
+            {
+                "id": mid,
+                "type": "message",
+                "role": "assistant",
+                "model": model,
+                "content": blocks,
+                "stop_reason": stop,
+                "stop_sequence": ans.stop_sequence,
+                "usage": _usage(ans),
+            }
+        )
     out = Frames()
     start_usage = {**_usage(ans), "output_tokens": 1}
-    out.add(sse({"type": "message_start", "message": {
-        "id": mid, "type": "message", "role": "assistant", "model": model, "content": [], "stop_reason": None,
-        "stop_sequence": None, "usage": start_usage}}))
+    out.add(
+        sse(
+            {
+                "type": "message_start",
+                "message": {
+                    "id": mid,
+                    "type": "message",
+                    "role": "assistant",
+                    "model": model,
+                    "content": [],
+                    "stop_reason": None,
+                    "stop_sequence": None,
+                    "usage": start_usage,
+                },
+            }
+        )
+    )
     for index, block in enumerate(blocks):
         kind = block["type"]
-        empty = {"type": "thinking", "thinking": "", "signature": ""} if kind == "thinking" else (
-            {**block, "input": {}} if kind == "tool_use" else {"type": "text", "text": ""})
+        empty = (
+            {"type": "thinking", "thinking": "", "signature": ""}
+            if kind == "thinking"
+            else ({**block, "input": {}} if kind == "tool_use" else {"type": "text", "text": ""})
+        )
         out.add(sse({"type": "content_block_start", "index": index, "content_block": empty}))
         if kind == "thinking":
             deltas = [{"type": "thinking_delta", "thinking": p} for p in split_chunks(block["thinking"], call.chunks)]
@@ -286,15 +327,33 @@ def handle_invoke(call: Call) -> Outcome:
         elif kind == "text":
             deltas = [{"type": "text_delta", "text": p} for p in split_chunks(block["text"], call.chunks)]
         else:
-            deltas = [{"type": "input_json_delta", "partial_json": p}
-                      for p in split_fragments(orjson.dumps(block["input"]).decode())]
+            deltas = [
+                {"type": "input_json_delta", "partial_json": p}
+                for p in split_fragments(orjson.dumps(block["input"]).decode())
+            ]
         for delta in deltas:
             out.add(sse({"type": "content_block_delta", "index": index, "delta": delta}), paced=True)
         out.add(sse({"type": "content_block_stop", "index": index}))
-    out.add(sse({"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": ans.stop_sequence},
-                 "usage": {"output_tokens": ans.output_tokens}}))
-    out.add(sse({"type": "message_stop", "amazon-bedrock-invocationMetrics": {
-        "inputTokenCount": ans.input_tokens, "outputTokenCount": ans.output_tokens,
-        "invocationLatency": 1 + len(out.frames), "firstByteLatency": 1}}))
+    out.add(
+        sse(
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": stop, "stop_sequence": ans.stop_sequence},
+                "usage": {"output_tokens": ans.output_tokens},
+            }
+        )
+    )
+    out.add(
+        sse(
+            {
+                "type": "message_stop",
+                "amazon-bedrock-invocationMetrics": {
+                    "inputTokenCount": ans.input_tokens,
+                    "outputTokenCount": ans.output_tokens,
+                    "invocationLatency": 1 + len(out.frames),
+                    "firstByteLatency": 1,
+                },
+            }
+        )
+    )
     return out.outcome()
-

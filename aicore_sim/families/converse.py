@@ -44,15 +44,22 @@ def _has_cache_control(obj: Any) -> bool:
 def _check_block(where: str, block: Any, role: str, prev_ids: set[str]) -> None:
     if not isinstance(block, dict) or len(block) != 1:
         raise _bad(f"{where}: a content block must have exactly one member")
-    (kind, value), = block.items()
+    ((kind, value),) = block.items()
     if kind not in _BLOCKS:
-        raise _bad(f"Malformed input request: {where}: extraneous key [{kind}] is not permitted, "
-                   "please reformat your input and try again.")
+        raise _bad(
+            f"Malformed input request: {where}: extraneous key [{kind}] is not permitted, "
+            "please reformat your input and try again."
+        )
     if kind == "text" and not (isinstance(value, str) and value.strip()):
-        raise _bad(f"The text field in the ContentBlock object at {where} is blank. Add text to the text field, "
-                   "and try again.")
-    if kind == "image" and (not isinstance(value, dict) or value.get("format") not in _IMAGE_FORMATS
-                            or not isinstance(value.get("source"), dict) or "bytes" not in value["source"]):
+        raise _bad(
+            f"The text field in the ContentBlock object at {where} is blank. Add text to the text field, and try again."
+        )
+    if kind == "image" and (
+        not isinstance(value, dict)
+        or value.get("format") not in _IMAGE_FORMATS
+        or not isinstance(value.get("source"), dict)
+        or "bytes" not in value["source"]
+    ):
         raise _bad(f"{where}.image: expected {{format: png|jpeg|gif|webp, source: {{bytes}}}}")
     if kind == "toolUse":
         if role != "assistant" or not isinstance(value, dict) or not {"toolUseId", "name", "input"} <= set(value):
@@ -61,8 +68,10 @@ def _check_block(where: str, block: Any, role: str, prev_ids: set[str]) -> None:
         if role != "user" or not isinstance(value, dict) or not isinstance(value.get("content"), list):
             raise _bad(f"{where}.toolResult: needs toolUseId and a content list, in a user turn")
         if value.get("toolUseId") not in prev_ids:
-            raise _bad(f"The toolResult block at {where} refers to an unknown toolUseId {value.get('toolUseId')}: "
-                       "it must match a toolUse block of the previous assistant turn.")
+            raise _bad(
+                f"The toolResult block at {where} refers to an unknown toolUseId {value.get('toolUseId')}: "
+                "it must match a toolUse block of the previous assistant turn."
+            )
     if kind == "reasoningContent" and (role != "assistant" or not isinstance(value, dict)):
         raise _bad(f"{where}.reasoningContent: only allowed in assistant turns")
 
@@ -74,12 +83,16 @@ def _validate(body: Any) -> None:
         raise _bad("Malformed input request: expected a JSON object")
     for key in body:
         if key not in _TOP:
-            raise _bad(f"Malformed input request: extraneous key [{key}] is not permitted, please reformat your "
-                       "input and try again.")
+            raise _bad(
+                f"Malformed input request: extraneous key [{key}] is not permitted, please reformat your "
+                "input and try again."
+            )
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
-        raise _bad("A conversation must start with a user message. Try again with a conversation that starts with "
-                   "a user message.")
+        raise _bad(
+            "A conversation must start with a user message. Try again with a conversation that starts with "
+            "a user message."
+        )
     uses_tools = False
     prev_ids: set[str] = set()
     for i, m in enumerate(messages):
@@ -87,14 +100,20 @@ def _validate(body: Any) -> None:
             raise _bad(f"messages.{i}: expected {{role, content: [...]}}")
         role = m.get("role")
         if role not in ("user", "assistant"):
-            raise _bad(f"messages.{i}.role: Value '{role}' failed to satisfy constraint: Member must satisfy enum "
-                       "value set: [user, assistant]")
+            raise _bad(
+                f"messages.{i}.role: Value '{role}' failed to satisfy constraint: Member must satisfy enum "
+                "value set: [user, assistant]"
+            )
         if i == 0 and role != "user":
-            raise _bad("A conversation must start with a user message. Try again with a conversation that starts "
-                       "with a user message.")
+            raise _bad(
+                "A conversation must start with a user message. Try again with a conversation that starts "
+                "with a user message."
+            )
         if i and role == messages[i - 1]["role"]:
-            raise _bad("A conversation must alternate between user and assistant roles. Make sure the conversation "
-                       "alternates between user and assistant roles and try again.")
+            raise _bad(
+                "A conversation must alternate between user and assistant roles. Make sure the conversation "
+                "alternates between user and assistant roles and try again."
+            )
         if not m["content"]:
             raise _bad(f"messages.{i}.content: the content list must not be empty")
         for j, block in enumerate(m["content"]):
@@ -103,14 +122,20 @@ def _validate(body: Any) -> None:
         if role == "user" and prev_ids:
             answered = {b["toolResult"].get("toolUseId") for b in blocks if "toolResult" in b}
             if prev_ids - answered:
-                raise _bad(f"Expected toolResult blocks at messages.{i}.content for the following Ids: "
-                           f"{', '.join(sorted(prev_ids - answered))}")
+                raise _bad(
+                    f"Expected toolResult blocks at messages.{i}.content for the following Ids: "
+                    f"{', '.join(sorted(prev_ids - answered))}"
+                )
         prev_ids = {b["toolUse"]["toolUseId"] for b in blocks if "toolUse" in b} if role == "assistant" else set()
         uses_tools = uses_tools or any("toolUse" in b or "toolResult" in b for b in blocks)
     system = body.get("system")
-    if system is not None and (not isinstance(system, list) or any(
+    if system is not None and (
+        not isinstance(system, list)
+        or any(
             not isinstance(b, dict) or len(b) != 1 or next(iter(b)) not in ("text", "cachePoint", "guardContent")
-            for b in system)):
+            for b in system
+        )
+    ):
         raise _bad("system: expected a list of {text} / {cachePoint} blocks")
     inference = body.get("inferenceConfig") or {}
     if not isinstance(inference, dict) or set(inference) - _INFERENCE:
@@ -140,15 +165,19 @@ def _validate_tools(config: Any, uses_tools: bool) -> None:
         if isinstance(tool, dict) and set(tool) == {"cachePoint"}:
             continue
         spec = tool.get("toolSpec") if isinstance(tool, dict) and set(tool) == {"toolSpec"} else None
-        if not isinstance(spec, dict) or not isinstance(spec.get("name"), str) or set(spec) - {
-                "name", "description", "inputSchema"}:
+        if (
+            not isinstance(spec, dict)
+            or not isinstance(spec.get("name"), str)
+            or set(spec) - {"name", "description", "inputSchema"}
+        ):
             raise _bad(f"toolConfig.tools.{j}: expected {{toolSpec: {{name, description, inputSchema: {{json}}}}}}")
         schema = spec.get("inputSchema")
         if not isinstance(schema, dict) or set(schema) != {"json"}:
             raise _bad(f"toolConfig.tools.{j}.toolSpec.inputSchema: expected {{json: <JSON schema>}}")
     choice = config.get("toolChoice")
-    if choice is not None and (not isinstance(choice, dict) or len(choice) != 1
-                               or next(iter(choice)) not in ("auto", "any", "tool")):
+    if choice is not None and (
+        not isinstance(choice, dict) or len(choice) != 1 or next(iter(choice)) not in ("auto", "any", "tool")
+    ):
         raise _bad("toolConfig.toolChoice: expected {auto: {}} | {any: {}} | {tool: {name}}")
 
 
@@ -165,7 +194,8 @@ def _conversation(body: dict[str, Any]) -> tuple[Conversation, bool]:
     conv = Conversation(input_chars=text_chars(messages) + text_chars(system) + text_chars(config.get("tools")))
     cache = _cache_chars(system) + _cache_chars(config.get("tools")) + sum(_cache_chars(m["content"]) for m in messages)
     has_cache = any("cachePoint" in b for m in messages for b in m["content"]) or any(
-        isinstance(b, dict) and "cachePoint" in b for b in (system or []) + (config.get("tools") or []))
+        isinstance(b, dict) and "cachePoint" in b for b in (system or []) + (config.get("tools") or [])
+    )
     conv.cache_chars = cache
     names = {b["toolUse"]["toolUseId"]: b["toolUse"]["name"] for m in messages for b in m["content"] if "toolUse" in b}
     last = next((m for m in reversed(messages) if m["role"] == "user"), None)
@@ -180,8 +210,11 @@ def _conversation(body: dict[str, Any]) -> tuple[Conversation, bool]:
                 jsons = [c["json"] for c in res["content"] if isinstance(c, dict) and "json" in c]
                 text = " ".join(texts) if texts else orjson.dumps(jsons[0] if len(jsons) == 1 else jsons).decode()
                 conv.tool_results.append((names.get(res["toolUseId"]) or res["toolUseId"], text))
-    conv.tools = [(t["toolSpec"]["name"], t["toolSpec"]["inputSchema"]["json"]) for t in config.get("tools") or []
-                  if "toolSpec" in t]
+    conv.tools = [
+        (t["toolSpec"]["name"], t["toolSpec"]["inputSchema"]["json"])
+        for t in config.get("tools") or []
+        if "toolSpec" in t
+    ]
     choice = config.get("toolChoice")
     if isinstance(choice, dict):
         conv.choice = next(iter(choice))
@@ -196,8 +229,11 @@ def _conversation(body: dict[str, Any]) -> tuple[Conversation, bool]:
 
 
 def _usage(ans: Answer, has_cache: bool) -> dict[str, Any]:
-    usage = {"inputTokens": ans.input_tokens, "outputTokens": ans.output_tokens,
-             "totalTokens": ans.input_tokens + ans.output_tokens}
+    usage = {
+        "inputTokens": ans.input_tokens,
+        "outputTokens": ans.output_tokens,
+        "totalTokens": ans.input_tokens + ans.output_tokens,
+    }
     if has_cache:
         usage["cacheReadInputTokens"] = ans.cache_read_tokens
         usage["cacheWriteInputTokens"] = 0
@@ -223,8 +259,14 @@ def handle_converse(call: Call) -> Outcome:
         blocks.append({"toolUse": {"toolUseId": tool_id, "name": ans.tool_name, "input": ans.tool_args}})
     stop, usage = _STOP[ans.finish], _usage(ans, has_cache)
     if not call.stream:
-        return json_outcome({"output": {"message": {"role": "assistant", "content": blocks}}, "stopReason": stop,
-                             "usage": usage, "metrics": {"latencyMs": 1}})
+        return json_outcome(
+            {
+                "output": {"message": {"role": "assistant", "content": blocks}},
+                "stopReason": stop,
+                "usage": usage,
+                "metrics": {"latencyMs": 1},
+            }
+        )
     literal = call.dep.python_literals
 
     def frame(obj: dict[str, Any]) -> bytes:
@@ -239,8 +281,16 @@ def handle_converse(call: Call) -> Outcome:
         elif "text" in block:
             deltas = [{"text": p} for p in split_chunks(ans.text, call.chunks)]
         else:
-            out.add(frame({"contentBlockStart": {"start": {"toolUse": {"toolUseId": tool_id, "name": ans.tool_name}},
-                                                 "contentBlockIndex": index}}))
+            out.add(
+                frame(
+                    {
+                        "contentBlockStart": {
+                            "start": {"toolUse": {"toolUseId": tool_id, "name": ans.tool_name}},
+                            "contentBlockIndex": index,
+                        }
+                    }
+                )
+            )
             deltas = [{"toolUse": {"input": p}} for p in split_fragments(orjson.dumps(ans.tool_args).decode())]
         for delta in deltas:
             out.add(frame({"contentBlockDelta": {"delta": delta, "contentBlockIndex": index}}), paced=True)

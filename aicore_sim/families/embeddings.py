@@ -48,8 +48,11 @@ def _inputs(value: Any) -> tuple[list[str], int]:
             return [repr(value)], len(value)
         if all(isinstance(v, list) and v and all(isinstance(i, int) for i in v) for v in value):
             return [repr(v) for v in value], sum(len(v) for v in value)
-    raise _err("'$.input' is invalid. Please check the API reference: https://platform.openai.com/docs/api-reference.",
-               "input", "invalid_type")
+    raise _err(
+        "'$.input' is invalid. Please check the API reference: https://platform.openai.com/docs/api-reference.",
+        "input",
+        "invalid_type",
+    )
 
 
 def _validate(body: Any) -> tuple[list[str], int, int, str]:
@@ -70,8 +73,9 @@ def _validate(body: Any) -> tuple[list[str], int, int, str]:
         raise _err(f"Invalid value for 'dimensions': {dims!r}.", "dimensions", "invalid_value")
     fmt = body.get("encoding_format") or "float"
     if fmt not in ("float", "base64"):
-        raise _err(f"Invalid value: '{fmt}'. Supported values are: 'float' and 'base64'.", "encoding_format",
-                   "invalid_value")
+        raise _err(
+            f"Invalid value: '{fmt}'. Supported values are: 'float' and 'base64'.", "encoding_format", "invalid_value"
+        )
     return texts, tokens, dims, fmt
 
 

@@ -8,13 +8,12 @@ shape. Streams carry Azure's extra first chunk with ``prompt_filter_results``.
 from __future__ import annotations
 
 import re
-import time
 from typing import Any
 
 import orjson
 
 from aicore_sim.answers import Answer, Conversation, compute_answer, split_chunks, split_fragments, text_chars
-from aicore_sim.families.base import Call, Frames, Outcome, Refusal, json_outcome, rand_id, sse
+from aicore_sim.families.base import Call, Frames, Outcome, Refusal, json_outcome, rand_id, sse, unix_now
 
 __all__ = ["handle_chat", "is_reasoning", "model_version"]
 
@@ -112,7 +111,9 @@ def _validate(body: Any, model: str) -> None:
     if not isinstance(messages, list):
         raise _err("Invalid type for 'messages': expected an array.", "messages", "invalid_type")
     if not messages:
-        raise _err("Invalid 'messages': empty array. Expected an array with minimum length 1.", "messages", "empty_array")
+        raise _err(
+            "Invalid 'messages': empty array. Expected an array with minimum length 1.", "messages", "empty_array"
+        )
     stream = body.get("stream")
     if stream is not None and not isinstance(stream, bool):
         raise _err("Invalid type for 'stream': expected a boolean.", "stream", "invalid_type")
@@ -156,8 +157,9 @@ def _validate(body: Any, model: str) -> None:
                     "invalid_value",
                 )
     if body.get("tool_choice") is not None and not tools:
-        raise _err("Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' are specified.",
-                   "tool_choice")
+        raise _err(
+            "Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' are specified.", "tool_choice"
+        )
     open_ids: set[str] = set()
     call_ids: set[str] = set()
     in_run = False
@@ -192,24 +194,26 @@ def _missing_responses(ids: set[str], param: str) -> Refusal:
 
 def _conversation(body: dict[str, Any]) -> Conversation:
     messages: list[dict[str, Any]] = body["messages"]
-    conv = Conversation(input_chars=text_chars(messages) + text_chars(body.get("tools")))
-    names: dict[str, str] = {}
-    for m in messages:
-        for c in m.get("tool_calls") or []:
-            if isinstance(c, dict) and isinstance(c.get("function"), dict):
-                names[c.get("id", "")] = c["function"].get("name", "")
-    tail = len(messages)
-    while tail and messages[tail - 1].get("role") == "tool":
-        tail -= 1
-    if tail < len(messages):
+    tools = body.get("tools")
+    conv = Conversation(input_chars=text_chars(messages) + (text_chars(tools) if tools else 0))
+    if messages[-1].get("role") == "tool":
+        names: dict[str, str] = {}
+        for m in messages:
+            for c in m.get("tool_calls") or ():
+                if isinstance(c, dict) and isinstance(c.get("function"), dict):
+                    names[c.get("id", "")] = c["function"].get("name", "")
+        tail = len(messages)
+        while tail and messages[tail - 1].get("role") == "tool":
+            tail -= 1
         for m in messages[tail:]:
             content = m.get("content")
             text = _content_text(content)[0] if isinstance(content, str | list) else orjson.dumps(content).decode()
             conv.tool_results.append((names.get(m["tool_call_id"]) or m["tool_call_id"], text))
     else:
-        last = next((m for m in reversed(messages) if m.get("role") == "user"), None)
-        if last is not None:
-            conv.user_text, conv.images = _content_text(last.get("content"))
+        for m in reversed(messages):
+            if m.get("role") == "user":
+                conv.user_text, conv.images = _content_text(m.get("content"))
+                break
     for tool in body.get("tools") or []:
         conv.tools.append((tool["function"]["name"], tool["function"].get("parameters") or {}))
     choice = body.get("tool_choice")
@@ -252,32 +256,59 @@ def handle_chat(call: Call) -> Outcome:
     body: dict[str, Any] = call.body
     ans = compute_answer(model, _conversation(body))
     reasoning = 2 if is_reasoning(model) else 0
-    cid, created, version = "chatcmpl-" + rand_id(29), int(time.time()), model_version(model)
+    cid, created, version = "chatcmpl-" + rand_id(29), unix_now(), model_version(model)
     tool_call = None
     if ans.tool_name is not None:
         args = orjson.dumps(ans.tool_args).decode()
-        tool_call = {"id": "call_" + rand_id(24), "type": "function", "function": {"name": ans.tool_name, "arguments": args}}
+        tool_call = {
+            "id": "call_" + rand_id(24),
+            "type": "function",
+            "function": {"name": ans.tool_name, "arguments": args},
+        }
     finish = _FINISH[ans.finish]
     if not call.stream:
-        message: dict[str, Any] = {"role": "assistant", "content": None if tool_call else ans.text, "refusal": None,
-                                   "annotations": []}
+        message: dict[str, Any] = {
+            "role": "assistant",
+            "content": None if tool_call else ans.text,
+            "refusal": None,
+            "annotations": [],
+        }
         if tool_call:
             message["tool_calls"] = [tool_call]
-        choice = {"index": 0, "message": message, "finish_reason": finish, "logprobs": None,
-                  "content_filter_results": _FILTERS}
-        return json_outcome({
-            "id": cid, "object": "chat.completion", "created": created, "model": version,
-            "system_fingerprint": _FINGERPRINT, "choices": [choice], "usage": _usage(ans, reasoning),
-            "prompt_filter_results": _PROMPT_FILTER,
-        })
+        choice = {
+            "index": 0,
+            "message": message,
+            "finish_reason": finish,
+            "logprobs": None,
+            "content_filter_results": _FILTERS,
+        }
+        return json_outcome(
+            {
+                "id": cid,
+                "object": "chat.completion",
+                "created": created,
+                "model": version,
+                "system_fingerprint": _FINGERPRINT,
+                "choices": [choice],
+                "usage": _usage(ans, reasoning),
+                "prompt_filter_results": _PROMPT_FILTER,
+            }
+        )
     opts = body.get("stream_options")
     with_usage = isinstance(opts, dict) and opts.get("include_usage") is True
     out = Frames()
-    out.add(sse({"choices": [], "created": 0, "id": cid, "model": "", "object": "", "prompt_filter_results": _PROMPT_FILTER}))
+    out.add(
+        sse(
+            {"choices": [], "created": 0, "id": cid, "model": "", "object": "", "prompt_filter_results": _PROMPT_FILTER}
+        )
+    )
 
     def chunk(delta: dict[str, Any], finish_reason: str | None = None) -> bytes:
         obj: dict[str, Any] = {
-            "id": cid, "object": "chat.completion.chunk", "created": created, "model": version,
+            "id": cid,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": version,
             "system_fingerprint": _FINGERPRINT,
             "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason, "logprobs": None}],
         }
@@ -290,14 +321,29 @@ def handle_chat(call: Call) -> Outcome:
         for piece in split_chunks(ans.text, call.chunks):
             out.add(chunk({"content": piece}), paced=True)
     else:
-        first = {"index": 0, "id": tool_call["id"], "type": "function",
-                 "function": {"name": ans.tool_name, "arguments": ""}}
+        first = {
+            "index": 0,
+            "id": tool_call["id"],
+            "type": "function",
+            "function": {"name": ans.tool_name, "arguments": ""},
+        }
         out.add(chunk({"tool_calls": [first]}), paced=True)
         for frag in split_fragments(tool_call["function"]["arguments"]):
             out.add(chunk({"tool_calls": [{"index": 0, "function": {"arguments": frag}}]}), paced=True)
     out.add(chunk({}, finish))
     if with_usage:
-        out.add(sse({"id": cid, "object": "chat.completion.chunk", "created": created, "model": version,
-                     "system_fingerprint": _FINGERPRINT, "choices": [], "usage": _usage(ans, reasoning)}))
+        out.add(
+            sse(
+                {
+                    "id": cid,
+                    "object": "chat.completion.chunk",
+                    "created": created,
+                    "model": version,
+                    "system_fingerprint": _FINGERPRINT,
+                    "choices": [],
+                    "usage": _usage(ans, reasoning),
+                }
+            )
+        )
     out.add(b"data: [DONE]\n\n")
     return out.outcome()

@@ -26,6 +26,7 @@ IMAGE_TYPES = {"image/png": "png", "image/jpeg": "jpeg", "image/gif": "gif", "im
 THINKING_BUDGETS = {"low": 1024, "medium": 4096, "high": 16384}
 _TEXT_PARTS = ("text", "input_text", "output_text")
 _BAD_ID = re.compile(r"[^A-Za-z0-9_-]")
+_NO_RESULT = {"type": "tool_result", "content": "No result was given for this tool call.", "is_error": True}
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +102,7 @@ def _user_blocks(content: Any, where: str) -> list[dict[str, Any]]:
     return blocks
 
 
-def _assistant_blocks(msg: dict[str, Any], where: str, origin: dict[str, str]) -> list[dict[str, Any]]:
+def _assistant_blocks(msg: dict[str, Any], where: str) -> list[dict[str, Any]]:
     blocks = []
     for j, part in enumerate(common.content_parts(msg.get("content"), f"{where}.content")):
         if part["type"] == "refusal":
@@ -118,9 +119,7 @@ def _assistant_blocks(msg: dict[str, Any], where: str, origin: dict[str, str]) -
         fn = call.get("function") if isinstance(call, dict) else None
         if not isinstance(fn, dict) or not isinstance(fn.get("name"), str) or not fn["name"]:
             raise InvalidRequest(f"{at}.function.name must be a non-empty string", param=at)
-        call_id = _tool_id(call.get("id"), f"{at}.id")
-        origin[call_id] = at
-        args = common.parse_tool_arguments(fn.get("arguments"), at)
+        call_id, args = _tool_id(call.get("id"), f"{at}.id"), common.parse_tool_arguments(fn.get("arguments"), at)
         blocks.append({"type": "tool_use", "id": call_id, "name": fn["name"], "input": args})
     return blocks
 
@@ -129,13 +128,11 @@ def build_turns(messages: Any) -> list[dict[str, Any]]:
     """OpenAI messages (system ones skipped) -> alternating Anthropic ``{role, content}`` turns.
 
     Tool messages become ``tool_result`` blocks of a user turn, same-role neighbours
-    merge, results lead their turn, and each tool call must be answered in the next
-    turn, as Claude demands.
+    merge, and tool calls and results are paired the way Claude demands.
     """
     if not isinstance(messages, list) or not messages:
         raise InvalidRequest("messages must be a non-empty list", param="messages")
     turns: list[dict[str, Any]] = []
-    origin: dict[str, str] = {}  # tool id -> where the client wrote it, for error messages
     for i, msg in enumerate(messages):
         where = f"messages[{i}]"
         if not isinstance(msg, dict):
@@ -144,10 +141,9 @@ def build_turns(messages: Any) -> list[dict[str, Any]]:
         if role == "user":
             blocks = _user_blocks(msg.get("content"), f"{where}.content")
         elif role == "assistant":
-            blocks = _assistant_blocks(msg, where, origin)
+            blocks = _assistant_blocks(msg, where)
         elif role == "tool":
             call_id = _tool_id(msg.get("tool_call_id"), f"{where}.tool_call_id")
-            origin["result:" + call_id] = where
             text = common.tool_result_text(msg.get("content"), f"{where}.content")
             blocks, role = [{"type": "tool_result", "tool_use_id": call_id, "content": text}], "user"
         elif role in ("system", "developer"):
@@ -162,7 +158,7 @@ def build_turns(messages: Any) -> list[dict[str, Any]]:
         raise InvalidRequest("messages: at least one user message with content is required", param="messages")
     if turns[0]["role"] != "user":
         raise InvalidRequest("messages: the first non-system message must be from the user for Claude models")
-    _pair_tools(turns, origin)
+    _pair_tools(turns)
     last = turns[-1]
     if last["role"] == "assistant" and last["content"][-1]["type"] == "text":
         # A final assistant turn is a prefill, and Claude refuses one ending in whitespace.
@@ -173,25 +169,30 @@ def build_turns(messages: Any) -> list[dict[str, Any]]:
     return turns
 
 
-def _pair_tools(turns: list[dict[str, Any]], origin: dict[str, str]) -> None:
-    called: set[str] = set()
-    for k, turn in enumerate(turns):
-        if turn["role"] == "user":
-            turn["content"].sort(key=lambda b: b["type"] != "tool_result")  # stable: results first
-            for block in turn["content"]:
-                if block["type"] == "tool_result" and block["tool_use_id"] not in called:
-                    at = origin["result:" + block["tool_use_id"]]
-                    raise InvalidRequest(
-                        f"{at}: tool_call_id {block['tool_use_id']!r} answers no tool call of the assistant message "
-                        "before it",
-                        param=f"{at}.tool_call_id",
-                    )
+def _pair_tools(turns: list[dict[str, Any]]) -> None:
+    """Answer every tool call in the next turn, results first; make results without a call plain text.
+
+    Claude refuses any other history, and agents send it (an interrupted tool run, a
+    trimmed context), so it is repaired here rather than answered with a 400.
+    """
+    for k, turn in enumerate(turns):  # the loop also visits a turn it appends
+        called = [b["id"] for b in turn["content"] if b["type"] == "tool_use"] if turn["role"] == "assistant" else []
+        if called and k + 1 == len(turns):
+            turns.append({"role": "user", "content": []})
+        if called:
+            answered = {b.get("tool_use_id") for b in turns[k + 1]["content"]}
+            missing = [c for c in called if c not in answered]
+            turns[k + 1]["content"].extend({**_NO_RESULT, "tool_use_id": c} for c in missing)
+    called_before: set[str] = set()
+    for turn in turns:
+        if turn["role"] == "assistant":
+            called_before = {b["id"] for b in turn["content"] if b["type"] == "tool_use"}
             continue
-        called = {b["id"] for b in turn["content"] if b["type"] == "tool_use"}
-        nxt = turns[k + 1]["content"] if k + 1 < len(turns) else []
-        answered = {b["tool_use_id"] for b in nxt if b["type"] == "tool_result"}
-        for call_id in sorted(called - answered):
-            raise InvalidRequest(f"{origin[call_id]}: no tool message answers tool call {call_id!r}")
+        for j, b in enumerate(turn["content"]):
+            if b["type"] == "tool_result" and b["tool_use_id"] not in called_before:
+                text = f"Result of tool call {b['tool_use_id']}: {b['content'] or '(empty)'}"
+                turn["content"][j] = {"type": "text", "text": text}
+        turn["content"].sort(key=lambda b: b["type"] != "tool_result")  # stable: results first
 
 
 def _tools(body: dict[str, Any]) -> list[dict[str, Any]]:
@@ -268,8 +269,8 @@ def read_request(body: Any, *, default_max_tokens: int) -> ClaudeRequest:
         raise InvalidRequest("n: Claude models return one choice; n must be 1", param="n")
     if body.get("logprobs"):
         raise InvalidRequest("logprobs: Claude models do not return log probabilities", param="logprobs")
-    system = system_blocks(body.get("messages") or [])
     turns = build_turns(body.get("messages"))
+    system = system_blocks(body["messages"])
     if (instruction := json_instruction(body.get("response_format"))) is not None:
         system.append({"type": "text", "text": instruction})
     tools = _tools(body)

@@ -98,7 +98,7 @@ def _blocks(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
             out.append({"toolUse": {"toolUseId": block["id"], "name": block["name"], "input": block["input"]}})
         else:
             result = {"toolUseId": block["tool_use_id"], "content": [_tool_output(block["content"])]}
-            out.append({"toolResult": result})
+            out.append({"toolResult": {**result, "status": "error"} if block.get("is_error") else result})
     return out
 
 

@@ -26,9 +26,11 @@ __all__ = [
     "finish_reason",
     "obj",
     "openai_to_claude_invoke",
+    "openai_usage",
     "raise_exception_event",
     "stream_decoder",
     "stream_error",
+    "tool_call",
     "usage",
 ]
 
@@ -115,12 +117,10 @@ def assistant_message(texts: list[str], reasoning: list[str], calls: list[dict[s
 
 
 def tool_call(call_id: Any, name: Any, arguments: Any) -> dict[str, Any]:
+    """An OpenAI tool call; ``arguments`` is compact JSON text, as OpenAI clients parse it."""
     if not isinstance(call_id, str) or not isinstance(name, str):
         raise UpstreamProtocolError("Claude upstream sent a tool call without a string id and name")
     return {"id": call_id, "type": "function", "function": {"name": name, "arguments": dumps_str(arguments)}}
-
-
-__all__ += ["openai_usage", "tool_call"]
 
 
 def openai_to_claude_invoke(body: dict[str, Any], *, default_max_tokens: int) -> dict[str, Any]:
@@ -147,8 +147,12 @@ def openai_to_claude_invoke(body: dict[str, Any], *, default_max_tokens: int) ->
 
 
 def _block(block: dict[str, Any]) -> dict[str, Any]:
+    """Blocks go out as read; an empty tool result leaves out its optional ``content``.
+
+    Bedrock refuses blank text, so an empty string is not risked where nothing will do.
+    """
     if block["type"] == "tool_result" and not block["content"]:
-        return {"type": "tool_result", "tool_use_id": block["tool_use_id"]}  # content is optional, "" is not
+        return {"type": "tool_result", "tool_use_id": block["tool_use_id"]}
     return block
 
 

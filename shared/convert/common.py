@@ -23,6 +23,7 @@ __all__ = [
     "split_system",
     "stop_sequences",
     "tool_name_by_call_id",
+    "tool_result_text",
 ]
 
 
@@ -163,5 +164,3 @@ def tool_result_text(content: Any, where: str) -> str:
         return ""
     return dumps_str(content)
 
-
-__all__ += ["tool_result_text"]

@@ -16,4 +16,3 @@ def test_both_stacks_answer_alike(stack_urls: dict[str, str], request_doc: dict)
     fastapi = replay(stack_urls["fastapi"], API_KEY, request_doc)
     assert diff(flask, fastapi) == []
     assert flask.status < 500
-

@@ -31,8 +31,9 @@ def test_flask_routes():
 
 
 def test_fastapi_routes():
-    import proxy_server_fastapi
     from fastapi.routing import APIRoute
+
+    import proxy_server_fastapi
 
     app = proxy_server_fastapi.create_app(CONFIG)
     routes = {(r.path, m) for r in app.routes if isinstance(r, APIRoute) for m in r.methods}

@@ -48,3 +48,26 @@ def test_encoders():
     assert encode_data(b"[DONE]") == DONE
     assert encode_event("ping", {"type": "ping"}) == b'event: ping\ndata: {"type":"ping"}\n\n'
     assert encode_comment() == b": keep-alive\n\n"
+
+
+def test_chat_stream_keeps_output_made_before_an_error():
+    from shared.errors import UpstreamError
+    from shared.streams import ChatStream, SSEJsonDecoder
+
+    class Translator:
+        def feed(self, event):
+            if event.get("boom"):
+                raise UpstreamError("upstream died")
+            return [{"n": event["n"]}]
+
+        def finish(self):
+            return []
+
+    stream = ChatStream(SSEJsonDecoder(), Translator())
+    try:
+        stream.feed(b'data: {"n": 1}\n\ndata: {"boom": true}\n\n')
+    except UpstreamError as exc:
+        out = stream.fail(exc)
+    assert out.startswith(b'data: {"n":1}\n\ndata: {"error":')
+    assert out.endswith(b"data: [DONE]\n\n") and out.count(b"[DONE]") == 1
+    assert stream.fail(UpstreamError("again")).count(b"[DONE]") == 0

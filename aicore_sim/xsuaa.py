@@ -1,0 +1,71 @@
+"""The fake XSUAA token endpoint (OAuth2 client credentials, HTTP Basic client auth)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import TYPE_CHECKING
+from urllib.parse import parse_qsl, unquote_plus
+
+import orjson
+
+from aicore_sim.families.base import Outcome
+from aicore_sim.server import Connection, Request
+
+if TYPE_CHECKING:
+    from aicore_sim.app import Simulator
+
+__all__ = ["credentials", "issue_token"]
+
+_SCOPE = "uaa.resource aicore!b540.deployments.inference"
+_BAD_CREDENTIALS = Outcome(401, b'{"error":"unauthorized","error_description":"Bad credentials"}')
+
+
+def credentials(req: Request) -> tuple[str, str] | None:
+    """``(clientid, clientsecret)`` from HTTP Basic auth, or from form fields as a fallback."""
+    auth = req.headers.get("authorization", "")
+    if auth[:6].lower() == "basic ":
+        try:
+            user, sep, secret = base64.b64decode(auth[6:].strip(), validate=True).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        return (user, secret) if sep else None
+    form = dict(parse_qsl(req.body.decode("latin-1"))) if req.body else {}
+    if "client_id" in form:
+        return form["client_id"], form.get("client_secret", "")
+    return None
+
+
+def issue_token(sim: Simulator, req: Request, conn: Connection) -> None:
+    """``POST /oauth/token?grant_type=client_credentials``: 200 with a token, 401 or 400."""
+    if req.method != "POST":
+        sim.send(req, conn, None, Outcome(405, b'{"error":"method_not_allowed"}'))
+        return
+    creds = credentials(req)
+    sub = None
+    if creds is not None:
+        sub = sim.topology.by_clientid.get(creds[0])
+        if sub is None:  # RFC 6749 asks clients to form-encode id and secret before Basic.
+            creds = (unquote_plus(creds[0]), unquote_plus(creds[1]))
+            sub = sim.topology.by_clientid.get(creds[0])
+    if sub is None or creds is None or sub.clientsecret != creds[1]:
+        sim.send(req, conn, None, _BAD_CREDENTIALS)
+        return
+    grant = req.query.get("grant_type")
+    if grant is None and req.body:
+        grant = dict(parse_qsl(req.body.decode("latin-1"))).get("grant_type")
+    if grant != "client_credentials":
+        error = "invalid_request" if grant is None else "unsupported_grant_type"
+        desc = "Missing grant type" if grant is None else f"Unsupported grant type: {grant}"
+        sim.send(req, conn, None, Outcome(400, orjson.dumps({"error": error, "error_description": desc})))
+        return
+    ttl = sim.settings.token_ttl
+    token, jti = sim.tokens.issue(sub.clientid, sub.name, ttl)
+    payload = {
+        "access_token": token,
+        "token_type": "bearer",
+        "expires_in": max(1, round(ttl)),
+        "scope": _SCOPE,
+        "jti": jti,
+    }
+    sim.send(req, conn, None, Outcome(200, orjson.dumps(payload)))
