@@ -120,6 +120,8 @@ class ChatStream:
         return bytes(out)
 
     def fail(self, exc: ProxyError) -> bytes:
+        if self._closed:  # the answer already ended with [DONE]; nothing may follow it
+            return b""
         pending, self._pending = self._pending, b""
         return pending + openai_error_frame(exc) + self._done()
 

@@ -163,4 +163,3 @@ def tool_result_text(content: Any, where: str) -> str:
     if content is None:
         return ""
     return dumps_str(content)
-

@@ -142,7 +142,7 @@ def _function_response(msg: dict[str, Any], names: dict[str, str], where: str) -
 
 def finish_reason(reason: Any, has_calls: bool) -> str:
     """Gemini ``finishReason`` -> OpenAI; a normal stop after function calls is ``tool_calls``."""
-    mapped = _FINISH.get(reason, "stop")
+    mapped = _FINISH.get(reason, "stop") if isinstance(reason, str) else "stop"
     return "tool_calls" if mapped == "stop" and has_calls else mapped
 
 
@@ -151,6 +151,7 @@ def upstream_error(err: Any) -> UpstreamStatusError:
     doc = err if isinstance(err, dict) else {"message": err}
     code, state, message = doc.get("code"), doc.get("status"), doc.get("message")
     code = code if isinstance(code, int) and not isinstance(code, bool) else None
+    state = state if isinstance(state, str) else None
     status = _ERROR_STATUS.get(state) or (code if code in (400, 429, 503) else 502)
     text = message if isinstance(message, str) and message else "Vertex AI reported an error"
     return UpstreamStatusError(
@@ -287,7 +288,6 @@ class GeminiStream:
         if self._reason is None:
             raise UpstreamProtocolError("the Gemini stream ended before the answer was complete (no finishReason)")
         out = [] if self._started else [self._chunks.role()]
-        self._started = True
         reason = "tool_calls" if self._reason == "stop" and self._calls else self._reason
         out.append(self._chunks.finish(reason))
         if self._include_usage:

@@ -13,24 +13,19 @@ never modified; every node of the result is a new dict.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from shared.convert.common import max_output_tokens, stop_sequences
 from shared.errors import InvalidRequest
 from shared.jsonutil import dumps_str
 
-__all__ = [
-    "SCHEMA_KEYS",
-    "THINKING_BUDGETS",
-    "function_declarations",
-    "function_parameters",
-    "generation_config",
-    "sanitize_schema",
-    "tool_config",
-]
+__all__ = ["SCHEMA_KEYS", "THINKING_BUDGETS", "function_declarations", "function_parameters"]
+__all__ += ["generation_config", "sanitize_schema", "tool_config"]
 
 THINKING_BUDGETS = {"low": 1024, "medium": 4096, "high": 16384}
 _MODES = {"auto": "AUTO", "required": "ANY", "none": "NONE"}
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]{0,63}")  # Vertex's rule; OpenAI also allows a leading digit
 SCHEMA_KEYS = frozenset(
     "type format description nullable enum properties required items minItems maxItems minimum maximum "
     "anyOf propertyOrdering title minLength maxLength pattern default example".split()
@@ -190,14 +185,14 @@ def _enum(s: dict[str, Any], out: dict[str, Any], nullable: bool) -> bool:
 
 def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     """Fold ``extra`` into ``base``: properties and required are united, other keys kept from base."""
-    out = dict(extra)
-    for key, value in base.items():
+    out = dict(base)
+    for key, value in extra.items():
         if key == "properties" and isinstance(out.get(key), dict):
-            out[key] = {**out[key], **value}
+            out[key] = {**out[key], **{k: v for k, v in value.items() if k not in out[key]}}
         elif key == "required" and isinstance(out.get(key), list):
             out[key] = out[key] + [n for n in value if n not in out[key]]
         else:
-            out[key] = value
+            out.setdefault(key, value)
     return out
 
 
@@ -212,8 +207,12 @@ def function_declarations(tools: Any) -> list[dict[str, Any]]:
         fn = tool.get("function") if isinstance(tool, dict) else None
         if not isinstance(fn, dict) or tool.get("type", "function") != "function":
             raise InvalidRequest(f"tools[{i}]: Gemini models support function tools only", param=f"tools[{i}]")
-        if not isinstance(fn.get("name"), str) or not fn["name"]:
-            raise InvalidRequest(f"tools[{i}].function.name is required", param=f"tools[{i}]")
+        if not isinstance(fn.get("name"), str) or not _NAME.fullmatch(fn["name"]):
+            raise InvalidRequest(
+                f"tools[{i}].function.name must start with a letter or '_' and use only letters, digits, "
+                "'_', '.' and '-' (at most 64 characters) for Gemini models",
+                param=f"tools[{i}].function.name",
+            )
         decl: dict[str, Any] = {"name": fn["name"]}
         if isinstance(fn.get("description"), str) and fn["description"]:
             decl["description"] = fn["description"]
@@ -289,7 +288,7 @@ def generation_config(body: dict[str, Any], default_max_tokens: int | None) -> d
     _response_format(body.get("response_format"), cfg)
     effort = body.get("reasoning_effort")
     if effort is not None:
-        if effort not in THINKING_BUDGETS:
+        if not isinstance(effort, str) or effort not in THINKING_BUDGETS:
             raise InvalidRequest("reasoning_effort must be 'low', 'medium' or 'high'", param="reasoning_effort")
         cfg["thinkingConfig"] = {"thinkingBudget": THINKING_BUDGETS[effort], "includeThoughts": True}
     return cfg

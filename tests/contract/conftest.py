@@ -34,7 +34,7 @@ class Sim:
 
     def mark(self) -> int:
         """Journal position now; pass to :meth:`journal` to see only later entries."""
-        return int(self.client.get("/__sim/journal", params={"limit": 0}).json()["next"])
+        return int(self.client.get("/__sim/journal", params={"tail": 0}).json()["next"])
 
     def journal(self, since: int, deployment: str | None = None) -> list[dict[str, Any]]:
         params: dict[str, Any] = {"since": since, "limit": 10000}
