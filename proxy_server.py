@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -19,7 +20,7 @@ from werkzeug.exceptions import HTTPException
 
 from shared.config import ProxyConfig, config_path, load_config
 from shared.core import ProxyCore
-from shared.errors import MethodNotAllowed, NotFound, ProxyError
+from shared.errors import ConfigError, MethodNotAllowed, NotFound, ProxyError
 from shared.flow import Reply, StreamReply
 from shared.routes import ROUTES, Route
 from shared.transports.sync_requests import Upstream
@@ -83,6 +84,11 @@ def __getattr__(name: str) -> Any:
     # ``gunicorn proxy_server:app`` needs a module-level app; build it on first access so
     # that importing this module (tests, tools) does not require a config file.
     if name == "app":
-        globals()["app"] = application = create_app()
+        try:
+            application = create_app()
+        except ConfigError as exc:  # one clear line instead of a traceback, then a boot failure
+            print(f"proxy: invalid configuration: {exc}", file=sys.stderr, flush=True)
+            raise SystemExit(3) from None
+        globals()["app"] = application
         return application
     raise AttributeError(name)

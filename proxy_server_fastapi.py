@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -20,7 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.config import ProxyConfig, config_path, load_config
 from shared.core import ProxyCore
-from shared.errors import MethodNotAllowed, NotFound, ProxyError
+from shared.errors import ConfigError, MethodNotAllowed, NotFound, ProxyError
 from shared.flow import Reply, StreamReply
 from shared.routes import ROUTES, Route
 from shared.transports.async_aiohttp import Upstream
@@ -96,6 +97,11 @@ def _to_response(result: Reply | StreamReply) -> Response:
 def __getattr__(name: str) -> Any:
     # ``uvicorn proxy_server_fastapi:app`` needs a module-level app; built on first access.
     if name == "app":
-        globals()["app"] = application = create_app()
+        try:
+            application = create_app()
+        except ConfigError as exc:  # one clear line instead of a traceback, then a boot failure
+            print(f"proxy: invalid configuration: {exc}", file=sys.stderr, flush=True)
+            raise SystemExit(3) from None
+        globals()["app"] = application
         return application
     raise AttributeError(name)

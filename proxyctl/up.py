@@ -36,7 +36,8 @@ def run(args: argparse.Namespace) -> int:
     log_dir = ROOT / ".run" / "logs"
     services: list[Service] = []
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
     try:
         config = args.config
         key = None

@@ -1,0 +1,72 @@
+"""Start-up behaviour of both stacks as real processes: bad configs, cold token caches."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import threading
+from pathlib import Path
+
+import httpx
+import pytest
+
+from proxyctl.procs import ROOT, fastapi_argv, flask_argv, free_port, start_service, stop_all
+from tests.contract.conftest import STACKS, Sim
+
+ARGV = {"flask": flask_argv, "fastapi": fastapi_argv}
+
+
+@pytest.mark.parametrize("name", STACKS)
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda d: d["subAccounts"]["sim-a"].pop("deployment_models"), "subAccounts.sim-a.deployment_models"),
+        (lambda d: d.update(secret_authentication_tokens=[]), "secret_authentication_tokens"),
+        (lambda d: d["subAccounts"]["sim-b"].update(service_key_json="missing.json"), "sim-b.service_key_json"),
+    ],
+    ids=["no-deployments", "no-keys", "missing-key-file"],
+)
+def test_invalid_config_stops_start_up_naming_the_field(name, mutate, message, proxy_config: Path, tmp_path: Path):
+    doc = json.loads(proxy_config.read_text())
+    mutate(doc)
+    bad = tmp_path / "config.json"
+    bad.write_text(json.dumps(doc))
+    proc = subprocess.run(
+        ARGV[name](free_port()), cwd=ROOT, env={"PROXY_CONFIG": str(bad), "PATH": "/usr/bin:/bin"},
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert proc.returncode != 0
+    output = proc.stdout + proc.stderr
+    assert f"proxy: invalid configuration: {message}" in output.replace("\n", " ") or message in output
+    assert "Traceback" not in output
+
+
+@pytest.mark.parametrize("name", STACKS)
+def test_cold_burst_fetches_one_token_per_sub_account(name, sim: Sim, proxy_config: Path, tmp_path: Path):
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    service = start_service(
+        f"cold-{name}", ARGV[name](port), f"{url}/health", tmp_path, {"PROXY_CONFIG": str(proxy_config)}
+    )
+    try:
+        before = sim.stats()["token_fetches"]
+        statuses: list[int] = []
+
+        def hit() -> None:
+            body = {"model": "gpt-4o", "messages": [{"role": "user", "content": "burst"}]}
+            r = httpx.post(
+                f"{url}/v1/chat/completions", json=body, headers={"Authorization": "Bearer sim-key"}, timeout=30
+            )
+            statuses.append(r.status_code)
+
+        threads = [threading.Thread(target=hit) for _ in range(60)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        after = sim.stats()["token_fetches"]
+        assert statuses == [200] * 60
+        grown = {k: after.get(k, 0) - before.get(k, 0) for k in after if after.get(k, 0) != before.get(k, 0)}
+        assert sorted(grown.values()) == [1, 1], grown  # gpt-4o lives in two sub-accounts: one fetch each
+    finally:
+        stop_all([service])
