@@ -1,20 +1,24 @@
-"""One object per upstream API that knows its URL suffix, body and answer conversions.
+"""One object per upstream API: URL suffix, request conversion, answer conversion, streams.
 
-The chat flow is the same for every model family; what differs — which suffix, which
-converter, which stream translator — is looked up here by :func:`chat_backend`. The
-converters themselves live in ``shared/convert``.
+Every route speaks to upstreams through the OpenAI Chat Completions shape (the hub):
+a backend turns a chat request into its upstream body, an upstream answer into a
+``chat.completion`` dict, and an upstream stream into ``chat.completion.chunk`` dicts
+(:meth:`chunk_stages`). The Chat Completions route adds only the OpenAI encoding; the
+Anthropic and Responses routes add one more translator stage. The converters
+themselves live in ``shared/convert``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from shared.convert import azure_openai, claude_converse, claude_invoke, gemini
 from shared.jsonutil import dumps, loads
 from shared.openai_chunks import ChunkFactory
 from shared.routing import ModelRoute
-from shared.streams import ChatStream, StreamRelay
+from shared.streams import ChatStream, Decoder, SSEJsonDecoder, StreamRelay, Translator
 
 __all__ = ["ChatBackend", "ResponseIds", "chat_backend"]
 
@@ -28,93 +32,103 @@ class ResponseIds:
     model: str
 
 
-class ChatBackend(Protocol):
-    def path(self, route: ModelRoute, stream: bool) -> str: ...
-    def body(self, doc: dict[str, Any], route: ModelRoute) -> dict[str, Any]: ...
-    def response(self, raw: bytes, ids: ResponseIds) -> bytes: ...
-    def relay(self, ids: ResponseIds, include_usage: bool) -> StreamRelay: ...
+Converter = Callable[..., dict[str, Any]]
 
 
-class _Azure:
-    def path(self, route: ModelRoute, stream: bool) -> str:
-        return f"/chat/completions?api-version={route.api_version}"
+class ChatBackend:
+    """A converted upstream (Claude invoke/Converse, Gemini); Azure overrides what it passes through."""
 
-    def body(self, doc: dict[str, Any], route: ModelRoute) -> dict[str, Any]:
-        return azure_openai.openai_to_azure_chat(doc, reasoning_model=azure_openai.is_reasoning_model(route.name))
+    def __init__(
+        self,
+        name: str,
+        path: Callable[[ModelRoute, bool], str],
+        body: Callable[[dict[str, Any], ModelRoute], dict[str, Any]],
+        completion: Converter,
+        decoder: Callable[[], Decoder] | None = None,
+        translator: Callable[[ChunkFactory, bool], Translator] | None = None,
+    ) -> None:
+        self.name = name
+        self.path = path
+        self.body = body
+        self._completion = completion
+        self._decoder = decoder
+        self._translator = translator
+
+    def completion(self, raw: bytes, ids: ResponseIds) -> dict[str, Any]:
+        """The upstream's non-streaming answer as a ``chat.completion`` dict."""
+        return self._completion(loads(raw), completion_id=ids.completion_id, created=ids.created, model=ids.model)
+
+    def response(self, raw: bytes, ids: ResponseIds) -> bytes:
+        """The Chat Completions answer body."""
+        return dumps(self.completion(raw, ids))
+
+    def chunk_stages(self, ids: ResponseIds) -> tuple[Decoder, list[Translator]]:
+        """Decoder and stages turning the upstream stream into chunk dicts (usage always included)."""
+        assert self._decoder is not None and self._translator is not None
+        chunks = ChunkFactory(ids.completion_id, ids.created, ids.model)
+        return self._decoder(), [self._translator(chunks, True)]
+
+    def relay(self, ids: ResponseIds, include_usage: bool) -> StreamRelay:
+        """The Chat Completions stream."""
+        assert self._decoder is not None and self._translator is not None
+        chunks = ChunkFactory(ids.completion_id, ids.created, ids.model)
+        return ChatStream(self._decoder(), self._translator(chunks, include_usage))
+
+
+class _Azure(ChatBackend):
+    def completion(self, raw: bytes, ids: ResponseIds) -> dict[str, Any]:
+        doc: dict[str, Any] = loads(raw)
+        return doc
 
     def response(self, raw: bytes, ids: ResponseIds) -> bytes:
         return raw  # already an OpenAI chat.completion: forward the bytes untouched
+
+    def chunk_stages(self, ids: ResponseIds) -> tuple[Decoder, list[Translator]]:
+        return SSEJsonDecoder(loads), []
 
     def relay(self, ids: ResponseIds, include_usage: bool) -> StreamRelay:
         return azure_openai.AzurePassthroughStream()
 
 
-class _ClaudeInvoke:
-    def path(self, route: ModelRoute, stream: bool) -> str:
-        return "/invoke-with-response-stream" if stream else "/invoke"
-
-    def body(self, doc: dict[str, Any], route: ModelRoute) -> dict[str, Any]:
-        return claude_invoke.openai_to_claude_invoke(doc, default_max_tokens=route.max_tokens)
-
-    def response(self, raw: bytes, ids: ResponseIds) -> bytes:
-        return dumps(
-            claude_invoke.claude_invoke_to_openai(
-                loads(raw), completion_id=ids.completion_id, created=ids.created, model=ids.model
-            )
-        )
-
-    def relay(self, ids: ResponseIds, include_usage: bool) -> StreamRelay:
-        chunks = ChunkFactory(ids.completion_id, ids.created, ids.model)
-        return ChatStream(
-            claude_invoke.stream_decoder(), claude_invoke.ClaudeInvokeStream(chunks, include_usage=include_usage)
-        )
+def _azure_body(doc: dict[str, Any], route: ModelRoute) -> dict[str, Any]:
+    return azure_openai.openai_to_azure_chat(doc, reasoning_model=azure_openai.is_reasoning_model(route.name))
 
 
-class _ClaudeConverse:
-    def path(self, route: ModelRoute, stream: bool) -> str:
-        return "/converse-stream" if stream else "/converse"
-
-    def body(self, doc: dict[str, Any], route: ModelRoute) -> dict[str, Any]:
-        return claude_converse.openai_to_claude_converse(doc, default_max_tokens=route.max_tokens)
-
-    def response(self, raw: bytes, ids: ResponseIds) -> bytes:
-        return dumps(
-            claude_converse.claude_converse_to_openai(
-                loads(raw), completion_id=ids.completion_id, created=ids.created, model=ids.model
-            )
-        )
-
-    def relay(self, ids: ResponseIds, include_usage: bool) -> StreamRelay:
-        chunks = ChunkFactory(ids.completion_id, ids.created, ids.model)
-        return ChatStream(
-            claude_converse.stream_decoder(),
-            claude_converse.ClaudeConverseStream(chunks, include_usage=include_usage),
-        )
-
-
-class _Gemini:
-    def path(self, route: ModelRoute, stream: bool) -> str:
-        verb = "streamGenerateContent" if stream else "generateContent"
-        return f"/models/{route.upstream_model}:{verb}"
-
-    def body(self, doc: dict[str, Any], route: ModelRoute) -> dict[str, Any]:
-        return gemini.openai_to_gemini(doc, default_max_tokens=None)
-
-    def response(self, raw: bytes, ids: ResponseIds) -> bytes:
-        return dumps(
-            gemini.gemini_to_openai(loads(raw), completion_id=ids.completion_id, created=ids.created, model=ids.model)
-        )
-
-    def relay(self, ids: ResponseIds, include_usage: bool) -> StreamRelay:
-        chunks = ChunkFactory(ids.completion_id, ids.created, ids.model)
-        return ChatStream(gemini.stream_decoder(), gemini.GeminiStream(chunks, include_usage=include_usage))
+def _gemini_path(route: ModelRoute, stream: bool) -> str:
+    return f"/models/{route.upstream_model}:{'streamGenerateContent' if stream else 'generateContent'}"
 
 
 _BACKENDS: dict[str, ChatBackend] = {
-    "openai": _Azure(),
-    "claude:invoke": _ClaudeInvoke(),
-    "claude:converse": _ClaudeConverse(),
-    "gemini": _Gemini(),
+    "openai": _Azure(
+        "azure-openai",
+        lambda route, stream: f"/chat/completions?api-version={route.api_version}",
+        _azure_body,
+        lambda doc, **_: doc,
+    ),
+    "claude:invoke": ChatBackend(
+        "bedrock-invoke",
+        lambda route, stream: "/invoke-with-response-stream" if stream else "/invoke",
+        lambda doc, route: claude_invoke.openai_to_claude_invoke(doc, default_max_tokens=route.max_tokens),
+        claude_invoke.claude_invoke_to_openai,
+        claude_invoke.stream_decoder,
+        lambda chunks, usage: claude_invoke.ClaudeInvokeStream(chunks, include_usage=usage),
+    ),
+    "claude:converse": ChatBackend(
+        "bedrock-converse",
+        lambda route, stream: "/converse-stream" if stream else "/converse",
+        lambda doc, route: claude_converse.openai_to_claude_converse(doc, default_max_tokens=route.max_tokens),
+        claude_converse.claude_converse_to_openai,
+        claude_converse.stream_decoder,
+        lambda chunks, usage: claude_converse.ClaudeConverseStream(chunks, include_usage=usage),
+    ),
+    "gemini": ChatBackend(
+        "vertex-gemini",
+        _gemini_path,
+        lambda doc, route: gemini.openai_to_gemini(doc, default_max_tokens=None),
+        gemini.gemini_to_openai,
+        gemini.stream_decoder,
+        lambda chunks, usage: gemini.GeminiStream(chunks, include_usage=usage),
+    ),
 }
 
 

@@ -8,18 +8,26 @@ from __future__ import annotations
 
 from collections.abc import Generator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-from shared.convert.embeddings import azure_embeddings_to_openai, openai_to_azure_embeddings
-
-from shared.backends import ResponseIds, chat_backend
+from shared.backends import ChatBackend, ResponseIds, chat_backend
 from shared.balancer import Balancer
+from shared.convert.embeddings import azure_embeddings_to_openai, openai_to_azure_embeddings
 from shared.errors import InvalidRequest, ModelNotFound, UpstreamProtocolError
 from shared.flow import NeedToken, Reply, Send, Streaming, call_upstream
 from shared.jsonutil import dumps, loads
 from shared.routing import ModelRoute, Router
+from shared.streams import StreamRelay
 
-__all__ = ["ChatRequest", "chat_flow", "embeddings_flow", "parse_chat_request", "parse_json_object"]
+__all__ = [
+    "OPENAI_CHAT",
+    "AnswerFormat",
+    "ChatRequest",
+    "chat_flow",
+    "embeddings_flow",
+    "parse_chat_request",
+    "parse_json_object",
+]
 
 _ROLES = {"system", "developer", "user", "assistant", "tool", "function"}
 
@@ -94,9 +102,28 @@ def _route_and_targets(router: Router, balancer: Balancer, model: str) -> tuple[
     return route, targets
 
 
+class AnswerFormat(Protocol):
+    """How a route wants the hub's answer: Chat Completions, Anthropic Messages or Responses."""
+
+    def json(self, backend: ChatBackend, raw: bytes, ids: ResponseIds) -> bytes: ...
+    def stream(self, backend: ChatBackend, ids: ResponseIds, include_usage: bool) -> StreamRelay: ...
+
+
+class _OpenAIChat:
+    def json(self, backend: ChatBackend, raw: bytes, ids: ResponseIds) -> bytes:
+        return backend.response(raw, ids)
+
+    def stream(self, backend: ChatBackend, ids: ResponseIds, include_usage: bool) -> StreamRelay:
+        return backend.relay(ids, include_usage)
+
+
+OPENAI_CHAT: AnswerFormat = _OpenAIChat()
+
+
 def chat_flow(
-    req: ChatRequest, router: Router, balancer: Balancer, ids: ResponseIds
+    req: ChatRequest, router: Router, balancer: Balancer, ids: ResponseIds, answer: AnswerFormat = OPENAI_CHAT
 ) -> Generator[NeedToken | Send, Any, Reply | Streaming]:
+    """A chat request to whichever family serves the model; ``answer`` shapes what the client gets."""
     route, targets = _route_and_targets(router, balancer, req.model)
     backend = chat_backend(route)
     payload = dumps(backend.body(req.doc, route))
@@ -104,9 +131,9 @@ def chat_flow(
     url = target.url + backend.path(route, req.stream)
     resp = yield from call_upstream(target, url, payload, stream=req.stream)
     if req.stream:
-        return Streaming(backend.relay(ids, req.include_usage))
+        return Streaming(answer.stream(backend, ids, req.include_usage))
     try:
-        return Reply(200, backend.response(resp.body, ids))
+        return Reply(200, answer.json(backend, resp.body, ids))
     except (ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
         raise UpstreamProtocolError(f"{target.label} sent an answer the proxy could not read: {exc}") from exc
 

@@ -12,7 +12,7 @@ the HTTP status has already been sent.
 from __future__ import annotations
 
 import ast
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from shared.errors import ProxyError, UpstreamProtocolError
@@ -21,6 +21,7 @@ from shared.sse import DONE, SSEDecoder, encode_data
 
 __all__ = [
     "ChatStream",
+    "RelayStream",
     "Decoder",
     "SSEJsonDecoder",
     "StreamRelay",
@@ -81,25 +82,50 @@ def openai_error_frame(exc: ProxyError) -> bytes:
     return encode_data({"error": {"message": exc.message, "type": exc.openai_type, "code": exc.code}})
 
 
-class ChatStream:
-    """Relay for Claude/Gemini streams: decode, translate to OpenAI chunks, encode, one ``[DONE]``."""
+class RelayStream:
+    """Decode upstream bytes, run the events through translator stages, encode, terminate once.
 
-    __slots__ = ("_decoder", "_translator", "_closed", "_pending")
+    Stages chain: every dict one stage emits is fed to the next, and at the end each
+    stage's ``finish()`` output flows through the stages after it. The last stage's
+    dicts are encoded (``data:`` frames for Chat Completions, named events for the
+    Anthropic and Responses APIs) and ``terminator`` (``data: [DONE]`` or nothing) is
+    written exactly once, after the answer or after the in-band error.
+    """
 
-    def __init__(self, decoder: Decoder, translator: Translator) -> None:
+    __slots__ = ("_decoder", "_stages", "_encode", "_error_frame", "_terminator", "_closed", "_pending")
+
+    def __init__(
+        self,
+        decoder: Decoder,
+        stages: Sequence[Translator],
+        *,
+        encode: Callable[[dict[str, Any]], bytes] = encode_data,
+        error_frame: Callable[[ProxyError], bytes] = lambda exc: openai_error_frame(exc),
+        terminator: bytes = DONE,
+    ) -> None:
         self._decoder = decoder
-        self._translator = translator
+        self._stages = tuple(stages)
+        self._encode = encode
+        self._error_frame = error_frame
+        self._terminator = terminator
         self._closed = False
         # Output made before an error in the same read; fail() sends it first so no text is lost.
         self._pending = b""
 
+    def _run(self, events: list[Any], first: int, out: bytearray) -> None:
+        # Depth first, one event at a time: whatever was encoded before a stage raises stays in ``out``.
+        if first == len(self._stages):
+            for doc in events:
+                out += self._encode(doc)
+            return
+        feed = self._stages[first].feed
+        for event in events:
+            self._run(feed(event), first + 1, out)
+
     def feed(self, chunk: bytes) -> bytes:
         out = bytearray()
-        translate = self._translator.feed
         try:
-            for event in self._decoder.feed(chunk):
-                for doc in translate(event):
-                    out += encode_data(doc)
+            self._run(self._decoder.feed(chunk), 0, out)
         except ProxyError:
             self._pending = bytes(out)
             raise
@@ -108,11 +134,9 @@ class ChatStream:
     def finish(self) -> bytes:
         out = bytearray()
         try:
-            for event in self._decoder.flush():
-                for doc in self._translator.feed(event):
-                    out += encode_data(doc)
-            for doc in self._translator.finish():
-                out += encode_data(doc)
+            self._run(self._decoder.flush(), 0, out)
+            for i, stage in enumerate(self._stages):
+                self._run(stage.finish(), i + 1, out)
         except ProxyError:
             self._pending = bytes(out)
             raise
@@ -120,13 +144,22 @@ class ChatStream:
         return bytes(out)
 
     def fail(self, exc: ProxyError) -> bytes:
-        if self._closed:  # the answer already ended with [DONE]; nothing may follow it
+        if self._closed:  # the answer already ended; nothing may follow it
             return b""
         pending, self._pending = self._pending, b""
-        return pending + openai_error_frame(exc) + self._done()
+        return pending + self._error_frame(exc) + self._done()
 
     def _done(self) -> bytes:
         if self._closed:
             return b""
         self._closed = True
-        return DONE
+        return self._terminator
+
+
+class ChatStream(RelayStream):
+    """Relay for Claude/Gemini chat streams: one translator to OpenAI chunks, one ``[DONE]``."""
+
+    __slots__ = ()
+
+    def __init__(self, decoder: Decoder, translator: Translator) -> None:
+        super().__init__(decoder, [translator])
