@@ -64,11 +64,28 @@ def create_app(config: ProxyConfig | None = None) -> Flask:
 
 def _view(core: ProxyCore, upstream: Upstream, route: Route) -> Callable[[], Response]:
     def view() -> Response:
-        job = core.handle(route, request.headers, request.get_data(cache=False), time.time())
+        early = core.admit(route, request.headers)
+        if early is not None:
+            return _to_response(early)
+        body = _read_body(core.body_limit)
+        if body is None:
+            return _to_response(core.too_large(route))
+        job = core.handle(route, request.headers, body, time.time())
         return _to_response(upstream.run(job))
 
     view.__name__ = route.handler
     return view
+
+
+def _read_body(limit: int) -> bytes | None:
+    """The body, read in pieces so an oversized one is refused without holding it all (None)."""
+    parts, size = [], 0
+    while data := request.stream.read(65536):
+        size += len(data)
+        if size > limit:
+            return None
+        parts.append(data)
+    return b"".join(parts)
 
 
 def _to_response(result: Reply | StreamReply) -> Response:

@@ -78,11 +78,28 @@ def create_app(config: ProxyConfig | None = None) -> FastAPI:
 
 def _view(core: ProxyCore, upstream: Upstream, route: Route) -> Callable[[Request], Awaitable[Response]]:
     async def view(request: Request) -> Response:
-        job = core.handle(route, request.headers, await request.body(), time.time())
+        early = core.admit(route, request.headers)
+        if early is not None:
+            return _to_response(early)
+        body = await _read_body(request, core.body_limit)
+        if body is None:
+            return _to_response(core.too_large(route))
+        job = core.handle(route, request.headers, body, time.time())
         return _to_response(await upstream.run(job))
 
     view.__name__ = route.handler
     return view
+
+
+async def _read_body(request: Request, limit: int) -> bytes | None:
+    """The body, read in pieces so an oversized one is refused without holding it all (None)."""
+    parts, size = [], 0
+    async for data in request.stream():
+        size += len(data)
+        if size > limit:
+            return None
+        parts.append(data)
+    return b"".join(parts)
 
 
 def _to_response(result: Reply | StreamReply) -> Response:

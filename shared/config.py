@@ -8,7 +8,9 @@ Accepted unchanged from pjq/wl21st: ``subAccounts`` -> ``resource_group``,
 
 Additions, all optional: ``model_settings`` (per model: ``family``, ``claude_api``,
 ``api_version``, ``upstream_model``, ``max_tokens``), ``allow_unauthenticated`` (an
-empty key list refuses to start unless this is true), ``timeouts``.
+empty key list refuses to start unless this is true), ``timeouts``,
+``max_body_bytes`` (default 32 MiB) and ``fallback_models`` (family -> model used
+for unknown names of that family, e.g. Claude Code's dated model names).
 
 :func:`parse_config` is pure and validates everything at start-up, naming the field
 of the first problem; :func:`load_config` is the only place the core reads files.
@@ -86,6 +88,8 @@ class ProxyConfig:
     port: int = 3001
     model_settings: Mapping[str, ModelSettings] = field(default_factory=dict)
     timeouts: Timeouts = field(default_factory=Timeouts)
+    max_body_bytes: int = 32 * 1024 * 1024
+    fallback_models: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def model_names(self) -> list[str]:
@@ -155,6 +159,18 @@ def parse_config(doc: Any, *, base_dir: Path = Path("."), read_file: Any = None)
     port = doc.get("port", 3001)
     if not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536:
         raise ConfigError("port: must be an integer between 1 and 65535")
+    max_body = doc.get("max_body_bytes", 32 * 1024 * 1024)
+    if not isinstance(max_body, int) or isinstance(max_body, bool) or max_body < 1024:
+        raise ConfigError("max_body_bytes: must be an integer of at least 1024")
+    known = {name for sub in subs for name in sub.deployments}
+    fallbacks = doc.get("fallback_models", {})
+    if not isinstance(fallbacks, dict):
+        raise ConfigError("fallback_models: must map a family (openai, claude, gemini) to a configured model")
+    for family, target in fallbacks.items():
+        if family not in FAMILIES:
+            raise ConfigError(f"fallback_models.{family}: unknown family; use one of {', '.join(FAMILIES)}")
+        if target not in known:
+            raise ConfigError(f"fallback_models.{family}: '{target}' is not a configured model")
     return ProxyConfig(
         sub_accounts=subs,
         api_keys=tuple(keys),
@@ -163,6 +179,8 @@ def parse_config(doc: Any, *, base_dir: Path = Path("."), read_file: Any = None)
         port=port,
         model_settings=_model_settings(doc.get("model_settings", {})),
         timeouts=_timeouts(doc.get("timeouts", {})),
+        max_body_bytes=max_body,
+        fallback_models=dict(fallbacks),
     )
 
 

@@ -16,7 +16,7 @@ from shared.balancer import Balancer
 from shared.chat import chat_flow, embeddings_flow, parse_chat_request, parse_json_object
 from shared.client_auth import verify_client_key
 from shared.config import ProxyConfig
-from shared.errors import ProxyError, render_error
+from shared.errors import PayloadTooLarge, ProxyError, UnsupportedMediaType, render_error
 from shared.flow import Job, Reply
 from shared.jsonutil import dumps
 from shared.routes import Route
@@ -73,6 +73,32 @@ class ProxyCore:
         except ProxyError as exc:
             return self.error_reply(exc, route.dialect)
 
+    @property
+    def body_limit(self) -> int:
+        return self.config.max_body_bytes
+
+    def admit(self, route: Route, headers: Mapping[str, str]) -> Reply | None:
+        """Checks made before the body is read: content type and declared size."""
+        if route.method != "POST":
+            return None
+        ctype = headers.get("content-type")
+        if ctype and not _is_json(ctype):
+            return self.error_reply(
+                UnsupportedMediaType(f"Content-Type must be application/json, not '{ctype.split(';')[0]}'"),
+                route.dialect,
+            )
+        length = headers.get("content-length")
+        if length and length.isdigit() and int(length) > self.body_limit:
+            return self.too_large(route)
+        return None
+
+    def too_large(self, route: Route) -> Reply:
+        limit_mb = self.body_limit / (1024 * 1024)
+        return self.error_reply(
+            PayloadTooLarge(f"request body exceeds the proxy's limit of {limit_mb:g} MB (max_body_bytes)"),
+            route.dialect,
+        )
+
     def error_reply(self, exc: ProxyError, dialect: str) -> Reply:
         status, headers, body = render_error(exc, dialect)
         return Reply(status, body, headers)
@@ -87,3 +113,8 @@ class ProxyCore:
 
     def handler_names(self) -> list[str]:
         return list(self._handlers)
+
+
+def _is_json(content_type: str) -> bool:
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or media.endswith("+json")

@@ -25,6 +25,7 @@ from proxyctl.procs import ROOT, fastapi_argv, flask_argv, free_port, sim_argv, 
 
 STACKS = ["flask", "fastapi"]
 API_KEY = "sim-key"
+BODY_LIMIT = 1_000_000  # small, so the 413 tests stay cheap
 
 
 @dataclass
@@ -85,6 +86,7 @@ def sim(run_dir: Path) -> Iterator[Sim]:
 def proxy_config(sim: Sim, run_dir: Path) -> Path:
     port = sim.url.rsplit(":", 1)[1]
     doc = json.loads(subprocess.check_output(sim_argv(int(port), "--print-config"), cwd=ROOT))
+    doc["max_body_bytes"] = BODY_LIMIT
     path = run_dir / "config.json"
     path.write_text(json.dumps(doc, indent=2))
     return path

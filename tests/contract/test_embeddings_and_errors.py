@@ -70,3 +70,26 @@ def test_malformed_tool_arguments_are_a_400(stack: Stack):
     ]
     with pytest.raises(openai.BadRequestError, match="arguments"):
         sdk(stack).chat.completions.create(model="anthropic--claude-4-sonnet", messages=messages)
+
+
+def test_wrong_content_type_is_415(stack: Stack):
+    with stack.client() as c:
+        r = c.post("/v1/chat/completions", content=b"model=gpt-4o", headers={"content-type": "text/plain"})
+    assert r.status_code == 415 and r.json()["error"]["code"] == "unsupported_media_type"
+
+
+def test_oversized_body_is_413_declared_or_streamed(stack: Stack):
+    from tests.contract.conftest import BODY_LIMIT
+
+    big = b'{"model": "gpt-4o", "messages": [{"role": "user", "content": "' + b"x" * BODY_LIMIT + b'"}]}'
+    with stack.client() as c:
+        declared = c.post("/v1/chat/completions", content=big, headers={"content-type": "application/json"})
+
+        def pieces():
+            for i in range(0, len(big), 65536):
+                yield big[i : i + 65536]
+
+        streamed = c.post("/v1/chat/completions", content=pieces(), headers={"content-type": "application/json"})
+    for r in (declared, streamed):
+        assert r.status_code == 413
+        assert r.json()["error"]["code"] == "request_too_large"
