@@ -30,7 +30,9 @@ def fresh_pairs(volatile: list[tuple[str, Any]]) -> Pairs:
         elif kind == "created":
             pairs.append((b'"created":%d' % old, b'"created":%d' % int(time.time())))
         else:
-            pairs.append((b'"%s":"%s"' % (kind.encode(), old.encode()), b'"%s":"%s"' % (kind.encode(), iso_time().encode())))
+            pairs.append(
+                (b'"%s":"%s"' % (kind.encode(), old.encode()), b'"%s":"%s"' % (kind.encode(), iso_time().encode()))
+            )
     return pairs
 
 
@@ -41,10 +43,16 @@ def apply(data: bytes, pairs: Pairs) -> bytes:
 
 
 class AnswerCache:
-    """A bounded dict of ``key -> (outcome, volatile values)``; cleared wholesale when full."""
+    """A bounded dict of ``key -> (outcome, volatile values)``; cleared wholesale when full.
 
-    def __init__(self, size: int = 4096) -> None:
+    Bounded both by entries and by bytes (request body plus rendered answer), so a load
+    test with large, ever-changing bodies cannot grow the process without limit.
+    """
+
+    def __init__(self, size: int = 4096, max_bytes: int = 64 * 1024 * 1024) -> None:
         self.size = size
+        self.max_bytes = max_bytes
+        self.bytes = 0
         self.data: dict[tuple[Any, ...], tuple[Outcome, list[tuple[str, Any]]]] = {}
         self.hits = 0
         self.misses = 0
@@ -63,7 +71,12 @@ class AnswerCache:
         """Call before running a handler whose outcome will be stored."""
         VOLATILE.clear()
 
-    def put(self, key: tuple[Any, ...], outcome: Outcome) -> None:
-        if len(self.data) >= self.size:
+    def put(self, key: tuple[Any, ...], outcome: Outcome, body_size: int) -> None:
+        size = body_size + len(outcome.body) + sum(len(f) for f in outcome.frames or ())
+        if size > self.max_bytes // 64:
+            return
+        if len(self.data) >= self.size or self.bytes + size > self.max_bytes:
             self.data.clear()
+            self.bytes = 0
         self.data[key] = (outcome, list(VOLATILE))
+        self.bytes += size

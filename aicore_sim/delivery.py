@@ -96,6 +96,8 @@ async def _stream(
                     return
             seen_content = seen_content or paced[n]
             buf.append(encode_chunk(frame))
+        if bad_at == len(frames):
+            buf.append(encode_chunk(out.garbage))
         if cut is not None and cut <= len(frames):
             conn.write(b"".join(buf))
             conn.close()

@@ -174,7 +174,14 @@ class Connection(asyncio.Protocol):
     # -- request dispatch -------------------------------------------------------------
     def _dispatch(self, req: Request) -> None:
         self.keep_alive = req.keep_alive
-        pending = self.handler(req, self)
+        try:
+            pending = self.handler(req, self)
+        except Exception as exc:  # a simulator bug must not look like a malformed request
+            print(f"aicore_sim: handler failed: {exc!r}", file=sys.stderr)
+            self.keep_alive = False
+            self.send(500, b'{"error":"simulator internal error"}')
+            self.close()
+            return
         if pending is not None:
             self.task = asyncio.ensure_future(pending)
             self.task.add_done_callback(self._task_done)

@@ -11,6 +11,7 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qsl
 
 from aicore_sim.topology import LATENCY_KEYS, Deployment
 
@@ -60,29 +61,48 @@ class TokenStore:
 class Journal:
     """Bounded ring buffer of handled requests, for tests to inspect what the proxy sent."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, max_bytes: int = 256 * 1024 * 1024) -> None:
         self.entries: deque[dict[str, Any]] = deque(maxlen=max(1, size))
         self.seq = 0
         self.enabled = True
+        self.max_bytes = max_bytes  # request bodies kept (large image payloads add up quickly)
+        self.bytes = 0
 
-    def add(self, entry: dict[str, Any]) -> None:
+    def add(self, entry: dict[str, Any], size: int = 0) -> None:
         self.seq += 1
         entry["seq"] = self.seq
-        self.entries.append(entry)
+        entry["_size"] = size
+        entries = self.entries
+        if len(entries) == entries.maxlen:
+            self.bytes -= entries[0]["_size"]
+        entries.append(entry)
+        self.bytes += size
+        while self.bytes > self.max_bytes and len(entries) > 1:
+            self.bytes -= entries.popleft()["_size"]
 
     def clear(self) -> None:
         # Sequence numbers keep growing so a poller's ``since`` never sees old numbers reused.
         self.entries.clear()
+        self.bytes = 0
 
-    def query(self, since: int = 0, limit: int = 1000, deployment: str | None = None) -> dict[str, Any]:
-        out = []
-        for entry in self.entries:
-            if entry["seq"] <= since or (deployment is not None and entry["deployment"] != deployment):
-                continue
-            out.append(entry)
-            if len(out) >= limit:
-                break
-        return {"entries": out, "next": out[-1]["seq"] if out else max(since, 0)}
+    @staticmethod
+    def public(entry: dict[str, Any]) -> dict[str, Any]:
+        """An entry as the API shows it: the raw query string is parsed only here, off the hot path."""
+        query = entry["query"]
+        out = {**entry, "query": dict(parse_qsl(query, keep_blank_values=True)) if query else {}}
+        del out["_size"]
+        return out
+
+    def query(
+        self, since: int = 0, limit: int = 1000, deployment: str | None = None, tail: int | None = None
+    ) -> dict[str, Any]:
+        """Entries after ``since`` (oldest first, at most ``limit``), or the last ``tail`` entries."""
+        picked = [e for e in self.entries if e["seq"] > since and (deployment is None or e["deployment"] == deployment)]
+        picked = picked[-tail:] if tail is not None else picked[:limit]
+        if tail == 0:
+            picked = []
+        nxt = picked[-1]["seq"] if picked else (self.seq if tail is not None else max(since, 0))
+        return {"entries": [self.public(e) for e in picked], "next": nxt}
 
 
 class Stats:

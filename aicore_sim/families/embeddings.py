@@ -14,7 +14,7 @@ import struct
 from typing import Any
 
 from aicore_sim.families.base import Call, Outcome, Refusal, json_outcome
-from aicore_sim.families.openai import _err
+from aicore_sim.families.openai_checks import openai_error as _err
 
 __all__ = ["embed", "handle_embeddings"]
 
