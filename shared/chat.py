@@ -11,16 +11,19 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from shared.backends import ChatBackend, ResponseIds, chat_backend
-from shared.balancer import Balancer
+from shared.balancer import Balancer, Target
 from shared.convert.embeddings import azure_embeddings_to_openai, openai_to_azure_embeddings
 from shared.errors import InvalidRequest, ModelNotFound, UpstreamProtocolError
-from shared.flow import NeedToken, Reply, Send, Streaming, call_upstream
+from shared.flow import Command, Reply, Streaming, call_with_failover
 from shared.jsonutil import dumps, loads
+from shared.retry import CircuitBreakers, RetryPolicy
 from shared.routing import ModelRoute, Router
 from shared.streams import StreamRelay
+from shared.wire import UpstreamResponse
 
 __all__ = [
     "OPENAI_CHAT",
+    "Upstreams",
     "AnswerFormat",
     "ChatRequest",
     "chat_flow",
@@ -94,12 +97,26 @@ def parse_chat_request(doc: dict[str, Any]) -> ChatRequest:
     return ChatRequest(doc, model, stream is True, include_usage)
 
 
-def _route_and_targets(router: Router, balancer: Balancer, model: str) -> tuple[ModelRoute, list[Any]]:
-    route = router.route(model)
-    targets = balancer.candidates(model)
-    if not targets:  # pragma: no cover - config validation guarantees URLs
-        raise ModelNotFound(f"model '{model}' has no deployments", param="model")
-    return route, targets
+@dataclass(frozen=True, slots=True)
+class Upstreams:
+    """Everything a flow needs to pick and call a deployment; one per worker."""
+
+    router: Router
+    balancer: Balancer
+    policy: RetryPolicy
+    breakers: CircuitBreakers
+
+    def resolve(self, model: str) -> tuple[ModelRoute, list[Target]]:
+        route = self.router.route(model)
+        targets = self.balancer.candidates(route.name)
+        if not targets:  # pragma: no cover - config validation guarantees URLs
+            raise ModelNotFound(f"model '{model}' has no deployments", param="model")
+        return route, targets
+
+    def call(
+        self, targets: list[Target], path: str, body: bytes, *, stream: bool
+    ) -> Generator[Command, Any, tuple[Target, UpstreamResponse]]:
+        return call_with_failover(targets, path, body, stream=stream, policy=self.policy, breakers=self.breakers)
 
 
 class AnswerFormat(Protocol):
@@ -121,15 +138,13 @@ OPENAI_CHAT: AnswerFormat = _OpenAIChat()
 
 
 def chat_flow(
-    req: ChatRequest, router: Router, balancer: Balancer, ids: ResponseIds, answer: AnswerFormat = OPENAI_CHAT
-) -> Generator[NeedToken | Send, Any, Reply | Streaming]:
+    req: ChatRequest, upstreams: Upstreams, ids: ResponseIds, answer: AnswerFormat = OPENAI_CHAT
+) -> Generator[Command, Any, Reply | Streaming]:
     """A chat request to whichever family serves the model; ``answer`` shapes what the client gets."""
-    route, targets = _route_and_targets(router, balancer, req.model)
+    route, targets = upstreams.resolve(req.model)
     backend = chat_backend(route)
     payload = dumps(backend.body(req.doc, route))
-    target = targets[0]
-    url = target.url + backend.path(route, req.stream)
-    resp = yield from call_upstream(target, url, payload, stream=req.stream)
+    target, resp = yield from upstreams.call(targets, backend.path(route, req.stream), payload, stream=req.stream)
     if req.stream:
         return Streaming(answer.stream(backend, ids, req.include_usage))
     try:
@@ -138,11 +153,9 @@ def chat_flow(
         raise UpstreamProtocolError(f"{target.label} sent an answer the proxy could not read: {exc}") from exc
 
 
-def embeddings_flow(
-    doc: dict[str, Any], router: Router, balancer: Balancer
-) -> Generator[NeedToken | Send, Any, Reply | Streaming]:
+def embeddings_flow(doc: dict[str, Any], upstreams: Upstreams) -> Generator[Command, Any, Reply | Streaming]:
     model = require_model(doc)
-    route, targets = _route_and_targets(router, balancer, model)
+    route, targets = upstreams.resolve(model)
     if route.family != "openai":
         raise InvalidRequest(
             f"model '{model}' is a {route.family} model; embeddings are served by OpenAI-family "
@@ -150,9 +163,8 @@ def embeddings_flow(
             param="model",
         )
     payload = dumps(openai_to_azure_embeddings(doc))
-    target = targets[0]
-    url = f"{target.url}/embeddings?api-version={route.api_version}"
-    resp = yield from call_upstream(target, url, payload, stream=False)
+    path = f"/embeddings?api-version={route.api_version}"
+    target, resp = yield from upstreams.call(targets, path, payload, stream=False)
     try:
         return Reply(200, dumps(azure_embeddings_to_openai(loads(resp.body), model=model)))
     except (ValueError, KeyError, TypeError, AttributeError) as exc:

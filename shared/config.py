@@ -10,7 +10,8 @@ Additions, all optional: ``model_settings`` (per model: ``family``, ``claude_api
 ``api_version``, ``upstream_model``, ``max_tokens``), ``allow_unauthenticated`` (an
 empty key list refuses to start unless this is true), ``timeouts``,
 ``max_body_bytes`` (default 32 MiB) and ``fallback_models`` (family -> model used
-for unknown names of that family, e.g. Claude Code's dated model names).
+for unknown names of that family, e.g. Claude Code's dated model names) and
+``retry`` (see ``shared/retry.py``).
 
 :func:`parse_config` is pure and validates everything at start-up, naming the field
 of the first problem; :func:`load_config` is the only place the core reads files.
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from shared.errors import ConfigError
+from shared.retry import RetryPolicy
 
 __all__ = [
     "DEFAULT_CONFIG_PATH",
@@ -89,6 +91,7 @@ class ProxyConfig:
     model_settings: Mapping[str, ModelSettings] = field(default_factory=dict)
     timeouts: Timeouts = field(default_factory=Timeouts)
     max_body_bytes: int = 32 * 1024 * 1024
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
     fallback_models: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -180,6 +183,7 @@ def parse_config(doc: Any, *, base_dir: Path = Path("."), read_file: Any = None)
         model_settings=_model_settings(doc.get("model_settings", {})),
         timeouts=_timeouts(doc.get("timeouts", {})),
         max_body_bytes=max_body,
+        retry=_retry(doc.get("retry", {})),
         fallback_models=dict(fallbacks),
     )
 
@@ -279,3 +283,19 @@ def _timeouts(raw: Any) -> Timeouts:
                 raise ConfigError(f"timeouts.{key}: must be a positive number of seconds")
             values[key] = float(v)
     return Timeouts(**values)
+
+
+def _retry(raw: Any) -> RetryPolicy:
+    if not isinstance(raw, dict):
+        raise ConfigError("retry: must be an object")
+    defaults = RetryPolicy()
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        if not hasattr(defaults, key):
+            raise ConfigError(f"retry.{key}: unknown setting")
+        if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
+            raise ConfigError(f"retry.{key}: must be a non-negative number")
+        values[key] = int(value) if key in ("max_attempts", "breaker_failures") else float(value)
+    if values.get("max_attempts", 1) < 1:
+        raise ConfigError("retry.max_attempts: must be at least 1")
+    return RetryPolicy(**values)

@@ -13,12 +13,13 @@ from collections.abc import Callable, Mapping
 
 from shared.backends import ResponseIds
 from shared.balancer import Balancer
-from shared.chat import chat_flow, embeddings_flow, parse_chat_request, parse_json_object
+from shared.chat import Upstreams, chat_flow, embeddings_flow, parse_chat_request, parse_json_object
 from shared.client_auth import verify_client_key
 from shared.config import ProxyConfig
 from shared.errors import PayloadTooLarge, ProxyError, UnsupportedMediaType, render_error
 from shared.flow import Job, Reply
 from shared.jsonutil import dumps
+from shared.retry import CircuitBreakers
 from shared.routes import Route
 from shared.routing import Router
 from shared.token_cache import TokenCache
@@ -43,6 +44,10 @@ class ProxyCore:
         self.stack = stack
         self.router = Router(config)
         self.balancer = Balancer(config)
+        policy = config.retry
+        self.upstreams = Upstreams(
+            self.router, self.balancer, policy, CircuitBreakers(policy.breaker_failures, policy.breaker_cooldown)
+        )
         self.token_caches = {sub.name: TokenCache(sub) for sub in config.sub_accounts}
         self._new_id = new_id
         self._models_body = dumps(
@@ -106,10 +111,10 @@ class ProxyCore:
     def _chat_completions(self, body: bytes, now: float) -> Reply | Job:
         req = parse_chat_request(parse_json_object(body))
         ids = ResponseIds(self._new_id("chatcmpl"), int(now), req.model)
-        return Job(chat_flow(req, self.router, self.balancer, ids), "openai")
+        return Job(chat_flow(req, self.upstreams, ids), "openai")
 
     def _embeddings(self, body: bytes, now: float) -> Reply | Job:
-        return Job(embeddings_flow(parse_json_object(body), self.router, self.balancer), "openai")
+        return Job(embeddings_flow(parse_json_object(body), self.upstreams), "openai")
 
     def handler_names(self) -> list[str]:
         return list(self._handlers)

@@ -18,19 +18,24 @@ from typing import Any
 
 from shared.balancer import Target
 from shared.config import SubAccount
-from shared.errors import UpstreamStatusError, upstream_error_message
+from shared.errors import ProxyError, UpstreamError, UpstreamStatusError, upstream_error_message
+from shared.retry import CircuitBreakers, RetryPolicy, parse_retry_after
 from shared.streams import StreamRelay
 from shared.wire import UpstreamRequest, UpstreamResponse
 
 __all__ = [
+    "Clock",
+    "Command",
     "Flow",
     "Job",
     "NeedToken",
     "Reply",
     "Send",
+    "Sleep",
     "StreamReply",
     "Streaming",
     "call_upstream",
+    "call_with_failover",
     "reply_json",
     "upstream_headers",
     "upstream_status_error",
@@ -58,6 +63,22 @@ class Send:
 
 
 @dataclass(frozen=True, slots=True)
+class Clock:
+    """Ask the transport for the monotonic time (the core never reads a clock itself)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Sleep:
+    """Wait ``seconds``, shortened by up to ``jitter`` x seconds at random (the transport draws it)."""
+
+    seconds: float
+    jitter: float = 0.0
+
+
+Command = NeedToken | Send | Clock | Sleep
+
+
+@dataclass(frozen=True, slots=True)
 class Reply:
     status: int
     body: bytes
@@ -70,7 +91,7 @@ class Streaming:
     headers: Mapping[str, str] = field(default_factory=lambda: SSE_HEADERS)
 
 
-Flow = Generator[NeedToken | Send, Any, Reply | Streaming]
+Flow = Generator[Command, Any, Reply | Streaming]
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,9 +121,7 @@ def upstream_headers(sub: SubAccount, token: str) -> dict[str, str]:
     return headers
 
 
-def call_upstream(
-    target: Target, url: str, body: bytes, *, stream: bool
-) -> Generator[NeedToken | Send, Any, UpstreamResponse]:
+def call_upstream(target: Target, url: str, body: bytes, *, stream: bool) -> Generator[Command, Any, UpstreamResponse]:
     """One upstream call with re-authentication: a 401/403 gets one retry with a fresh token."""
     sub = target.sub_account
     token: str = yield NeedToken(sub)
@@ -115,6 +134,73 @@ def call_upstream(
     if resp.status >= 400:
         raise upstream_status_error(resp, target.label)
     return resp
+
+
+def call_with_failover(
+    targets: list[Target],
+    path: str,
+    body: bytes,
+    *,
+    stream: bool,
+    policy: RetryPolicy,
+    breakers: CircuitBreakers,
+) -> Generator[Command, Any, tuple[Target, UpstreamResponse]]:
+    """:func:`call_upstream` across the model's deployments, by the rules in ``shared/retry.py``.
+
+    Returns the deployment that answered and its answer.
+    """
+    start: float = yield Clock()
+    pending = breakers.order(targets, start)
+    failures: list[ProxyError] = []
+    rounds = 0
+    for _ in range(policy.max_attempts):
+        if not pending:  # every deployment failed once: wait before going round again
+            rounds += 1
+            wait, jitter = _wait(failures[-1], policy, rounds)
+            now: float = yield Clock()
+            if wait is None or now + wait - start > policy.deadline:
+                break
+            yield Sleep(wait, jitter)
+            pending = breakers.order(targets, now + wait)
+        target = pending.pop(0)
+        try:
+            resp = yield from call_upstream(target, target.url + path, body, stream=stream)
+        except ProxyError as exc:
+            if not _retryable(exc):
+                raise
+            now = yield Clock()
+            breakers.record_failure(target.url, now)
+            failures.append(exc)
+            if now - start > policy.deadline:
+                break
+            continue
+        breakers.record_success(target.url)
+        return target, resp
+    raise _exhausted(failures)
+
+
+def _retryable(exc: ProxyError) -> bool:
+    """Everything on SAP AI Core's side; not the client's own 4xx (429 excepted)."""
+    if not isinstance(exc, UpstreamError):
+        return False
+    return not (400 <= exc.status < 500 and exc.status != 429)
+
+
+def _wait(last: ProxyError, policy: RetryPolicy, rounds: int) -> tuple[float | None, float]:
+    retry_after = parse_retry_after(last.headers.get("Retry-After"))
+    if retry_after is not None:
+        return (retry_after if retry_after <= policy.max_retry_after else None), 0.0
+    return policy.backoff(rounds), 0.5
+
+
+def _exhausted(failures: list[ProxyError]) -> ProxyError:
+    last = failures[-1]
+    if len(failures) == 1:
+        return last
+    tried = "; ".join(f.message for f in failures[-4:])
+    return UpstreamError(
+        f"all {len(failures)} attempts failed: {tried}", status=last.status, code=last.code, headers=last.headers
+    )
 
 
 # Upstream statuses a client can act on pass through; the rest become gateway errors.

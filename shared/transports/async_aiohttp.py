@@ -10,6 +10,7 @@ running loop, and shared by every request of the worker; nothing here blocks the
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -25,7 +26,7 @@ from shared.errors import (
     UpstreamUnavailable,
     stream_broken,
 )
-from shared.flow import Job, NeedToken, Reply, Send, Streaming, StreamReply
+from shared.flow import Clock, Job, NeedToken, Reply, Send, Sleep, Streaming, StreamReply
 from shared.streams import StreamRelay
 from shared.wire import UpstreamResponse
 
@@ -68,6 +69,11 @@ class Upstream:
                 try:
                     if isinstance(cmd, NeedToken):
                         value: Any = await self.get_token(cmd)
+                    elif isinstance(cmd, Clock):
+                        value = time.monotonic()
+                    elif isinstance(cmd, Sleep):
+                        await asyncio.sleep(cmd.seconds * (1 - cmd.jitter * random.random()))
+                        value = None
                     else:
                         if held is not None:
                             held.close()

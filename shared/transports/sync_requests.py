@@ -9,6 +9,7 @@ happens — including the client going away, which closes this generator.
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 from collections.abc import Iterator
@@ -26,7 +27,7 @@ from shared.errors import (
     UpstreamUnavailable,
     stream_broken,
 )
-from shared.flow import Job, NeedToken, Reply, Send, Streaming, StreamReply
+from shared.flow import Clock, Job, NeedToken, Reply, Send, Sleep, Streaming, StreamReply
 from shared.streams import StreamRelay
 from shared.wire import UpstreamRequest, UpstreamResponse
 
@@ -63,6 +64,11 @@ class Upstream:
                 try:
                     if isinstance(cmd, NeedToken):
                         value: Any = self.get_token(cmd)
+                    elif isinstance(cmd, Clock):
+                        value = time.monotonic()
+                    elif isinstance(cmd, Sleep):
+                        time.sleep(cmd.seconds * (1 - cmd.jitter * random.random()))
+                        value = None
                     else:
                         if held is not None:
                             held.close()
