@@ -219,10 +219,16 @@ class Simulator:
         return out, []
 
     def _revoke_for(self, req: Request) -> None:
+        """``revoke_token`` fault: revoke every token of the calling client (bearer or Basic credentials)."""
         auth = req.headers.get("authorization", "")
-        info = self.tokens.check(auth[7:].strip()) if auth[:7].lower() == "bearer " else None
-        creds = credentials(req) if info is None else None
-        self.tokens.revoke(info[0] if info else (creds[0] if creds else None))
+        if auth[:7].lower() == "bearer ":
+            info = self.tokens.check(auth[7:].strip())
+            clientid = info[0] if info else None
+        else:
+            creds = credentials(req)
+            clientid = creds[0] if creds else None
+        if clientid is not None:
+            self.tokens.revoke(clientid)
 
     async def _faulted(
         self, req: Request, conn: Connection, dep: Deployment | None, action: str, stream: bool, fault: Fault

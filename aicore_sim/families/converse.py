@@ -114,6 +114,7 @@ def handle_converse(call: Call) -> Outcome:
     out = Frames()
     out.add(frame({"messageStart": {"role": "assistant"}}))
     for index, block in enumerate(blocks):
+        deltas: list[dict[str, Any]]
         if "reasoningContent" in block:
             deltas = [{"reasoningContent": {"text": p}} for p in split_chunks(ans.thinking, call.chunks)]
             deltas.append({"reasoningContent": {"signature": signature}})

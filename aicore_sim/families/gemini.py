@@ -145,12 +145,14 @@ def handle_generate(call: Call) -> Outcome:
         "createTime": iso_now(),
         "responseId": rand_id(22),
     }
-    call_part = {"functionCall": {"name": ans.tool_name, "args": ans.tool_args}} if ans.tool_name else None
+    call_part: dict[str, Any] | None = (
+        {"functionCall": {"name": ans.tool_name, "args": ans.tool_args}} if ans.tool_name else None
+    )
     if not call.stream:
         parts: list[dict[str, Any]] = [{"text": ans.thinking, "thought": True}] if ans.thinking else []
         parts.append(call_part or {"text": ans.text})
-        candidate = {"content": {"role": "model", "parts": parts}, "finishReason": finish, "index": 0}
-        return json_outcome({"candidates": [candidate], "usageMetadata": _usage(ans, conv.thinking), **meta})
+        whole = {"content": {"role": "model", "parts": parts}, "finishReason": finish, "index": 0}
+        return json_outcome({"candidates": [whole], "usageMetadata": _usage(ans, conv.thinking), **meta})
     pieces: list[tuple[dict[str, Any], int, int]] = []  # (part, candidate tokens so far, thought tokens so far)
     thoughts = 0
     for piece in split_chunks(ans.thinking, call.chunks):

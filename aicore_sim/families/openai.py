@@ -115,7 +115,7 @@ def handle_chat(call: Call) -> Outcome:
     ans = compute_answer(model, _conversation(body))
     reasoning = 2 if is_reasoning(model) else 0
     cid, created, version = "chatcmpl-" + rand_id(29), unix_now(), model_version(model)
-    tool_call = None
+    tool_call: dict[str, Any] | None = None
     if ans.tool_name is not None:
         args = orjson.dumps(ans.tool_args).decode()
         tool_call = {

@@ -4,12 +4,54 @@ from __future__ import annotations
 
 import ast
 import base64
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
 
 API_VERSION = "2024-12-01-preview"
+REPO = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_sim(*args: str) -> tuple[subprocess.Popen[bytes], str]:
+    """Start a simulator subprocess and wait until ``/__sim/health`` answers."""
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    # stderr goes to an unnamed temp file, not a pipe: a full pipe would block the server.
+    errors = tempfile.TemporaryFile()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "aicore_sim", "--port", str(port), "--quiet", *args],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=errors,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            errors.seek(0)
+            raise RuntimeError(f"simulator exited: {errors.read().decode(errors='replace')}")
+        try:
+            if httpx.get(f"{base}/__sim/health", timeout=0.5).status_code == 200:
+                return proc, base
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError("simulator did not become healthy")
 
 
 class Sim:

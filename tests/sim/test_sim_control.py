@@ -8,8 +8,7 @@ import subprocess
 import sys
 import time
 
-from conftest import REPO, start_sim
-from sim_helpers import Sim, user
+from sim_helpers import REPO, Sim, start_sim, user
 
 
 def test_health(sim: Sim) -> None:
