@@ -76,9 +76,13 @@ class ModelSettings:
 
 @dataclass(frozen=True, slots=True)
 class Timeouts:
+    """Seconds. ``first_byte``: request sent -> answer (or first stream chunk); ``idle``: between chunks."""
+
     connect: float = 10.0
-    read: float = 600.0
+    first_byte: float = 300.0
+    idle: float = 300.0
     token: float = 15.0
+    keepalive: float = 15.0  # SSE comment sent to the client after this much silence
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,7 +280,10 @@ def _timeouts(raw: Any) -> Timeouts:
     if not isinstance(raw, dict):
         raise ConfigError("timeouts: must be an object")
     values: dict[str, float] = {}
-    for key in ("connect", "read", "token"):
+    for key in raw:
+        if key not in ("connect", "first_byte", "idle", "token", "keepalive"):
+            raise ConfigError(f"timeouts.{key}: unknown timeout (connect, first_byte, idle, token, keepalive)")
+    for key in ("connect", "first_byte", "idle", "token", "keepalive"):
         if key in raw:
             v = raw[key]
             if not isinstance(v, int | float) or isinstance(v, bool) or v <= 0:

@@ -17,6 +17,7 @@ from typing import Any
 
 import aiohttp
 
+from shared.config import Timeouts
 from shared.core import ProxyCore
 from shared.errors import (
     ProxyError,
@@ -27,6 +28,7 @@ from shared.errors import (
     stream_broken,
 )
 from shared.flow import Clock, Job, NeedToken, Reply, Send, Sleep, Streaming, StreamReply
+from shared.silence import SilenceTimer
 from shared.streams import StreamRelay
 from shared.wire import UpstreamResponse
 
@@ -36,8 +38,10 @@ __all__ = ["Upstream"]
 class Upstream:
     def __init__(self, core: ProxyCore, *, pool_size: int = 0) -> None:
         self._core = core
-        t = core.config.timeouts
-        self._timeout = aiohttp.ClientTimeout(total=None, connect=t.connect, sock_read=t.read)
+        t = self._timeouts = core.config.timeouts
+        self._timeout = aiohttp.ClientTimeout(total=None, connect=t.connect, sock_read=t.first_byte)
+        # Streams: the pump enforces first_byte/idle itself (with keep-alives); this is only a backstop.
+        self._stream_timeout = aiohttp.ClientTimeout(total=None, connect=t.connect, sock_read=max(t.first_byte, t.idle))
         self._token_timeout = aiohttp.ClientTimeout(total=t.connect + t.token)
         self._pool_size = pool_size
         self._session: aiohttp.ClientSession | None = None
@@ -92,7 +96,7 @@ class Upstream:
             raise
         if isinstance(outcome, Streaming):
             assert held is not None
-            return StreamReply(outcome.headers, pump_stream(held, outcome.relay))
+            return StreamReply(outcome.headers, pump_stream(held, outcome.relay, self._timeouts))
         _close(held)
         return outcome
 
@@ -119,7 +123,14 @@ class Upstream:
     async def _send(self, cmd: Send) -> tuple[UpstreamResponse, aiohttp.ClientResponse | None]:
         req = cmd.request
         try:
-            resp = await self._http.request(req.method, req.url, headers=dict(req.headers), data=req.body)
+            async with asyncio.timeout(self._timeouts.first_byte):
+                resp = await self._http.request(
+                    req.method,
+                    req.url,
+                    headers=dict(req.headers),
+                    data=req.body,
+                    timeout=self._stream_timeout if req.stream else self._timeout,
+                )
         except (TimeoutError, aiohttp.ClientError) as exc:
             raise _mapped(exc, req.label) from None
         headers = {k.lower(): v for k, v in resp.headers.items()}
@@ -149,18 +160,25 @@ def _close(resp: aiohttp.ClientResponse | None) -> None:
         resp.close()
 
 
-async def pump_stream(resp: aiohttp.ClientResponse, relay: StreamRelay) -> AsyncIterator[bytes]:
-    """Upstream bytes through the relay as they arrive; the response is closed on every exit."""
+async def pump_stream(resp: aiohttp.ClientResponse, relay: StreamRelay, timeouts: Timeouts) -> AsyncIterator[bytes]:
+    """Upstream bytes through the relay as they arrive; keep-alives while silent; closed on every exit."""
+    loop = asyncio.get_running_loop()
+    timer = SilenceTimer(timeouts, loop.time())
     try:
         content = resp.content
         while True:
             try:
-                data = await content.readany()
-            except (TimeoutError, aiohttp.ClientError) as exc:
+                async with asyncio.timeout(timer.wait(loop.time())):
+                    data = await content.readany()
+            except TimeoutError:
+                yield timer.silence(loop.time())
+                continue
+            except aiohttp.ClientError as exc:
                 yield relay.fail(stream_broken(exc))
                 return
             if not data:
                 break
+            timer.data(loop.time())
             out = relay.feed(data)
             if out:
                 yield out

@@ -9,6 +9,7 @@ happens — including the client going away, which closes this generator.
 
 from __future__ import annotations
 
+import queue
 import random
 import threading
 import time
@@ -18,6 +19,7 @@ from typing import Any
 import requests
 from requests.adapters import HTTPAdapter
 
+from shared.config import Timeouts
 from shared.core import ProxyCore
 from shared.errors import (
     ProxyError,
@@ -28,6 +30,7 @@ from shared.errors import (
     stream_broken,
 )
 from shared.flow import Clock, Job, NeedToken, Reply, Send, Sleep, Streaming, StreamReply
+from shared.silence import SilenceTimer
 from shared.streams import StreamRelay
 from shared.wire import UpstreamRequest, UpstreamResponse
 
@@ -39,8 +42,10 @@ READ_SIZE = 65536
 class Upstream:
     def __init__(self, core: ProxyCore, *, pool_size: int = 512) -> None:
         self._core = core
-        t = core.config.timeouts
-        self._timeout = (t.connect, t.read)
+        t = self._timeouts = core.config.timeouts
+        self._timeout = (t.connect, t.first_byte)
+        # Streams: the pump enforces first_byte/idle itself (with keep-alives); this is only a backstop.
+        self._stream_timeout = (t.connect, max(t.first_byte, t.idle))
         self._token_timeout = (t.connect, t.token)
         self._session = requests.Session()
         adapter = HTTPAdapter(pool_connections=32, pool_maxsize=pool_size, max_retries=0)
@@ -86,7 +91,8 @@ class Upstream:
             _close(held)
             raise
         if isinstance(outcome, Streaming):
-            return StreamReply(outcome.headers, pump_stream(held, outcome.relay))
+            assert held is not None
+            return StreamReply(outcome.headers, pump_stream(held, outcome.relay, self._timeouts))
         _close(held)
         return outcome
 
@@ -112,7 +118,7 @@ class Upstream:
 
     def _send(self, cmd: Send) -> tuple[UpstreamResponse, requests.Response | None]:
         req = cmd.request
-        resp = _request(self._session, req, self._timeout)
+        resp = _request(self._session, req, self._stream_timeout if req.stream else self._timeout)
         headers = {k.lower(): v for k, v in resp.headers.items()}
         if req.stream and resp.status_code == 200:
             return UpstreamResponse(200, headers), resp
@@ -149,24 +155,45 @@ def _close(resp: requests.Response | None) -> None:
         resp.close()
 
 
-def pump_stream(resp: requests.Response | None, relay: StreamRelay) -> Iterator[bytes]:
-    """Upstream bytes through the relay as they arrive (``read1``: never wait for a full buffer)."""
-    assert resp is not None
-    raw = resp.raw
+def pump_stream(resp: requests.Response, relay: StreamRelay, timeouts: Timeouts) -> Iterator[bytes]:
+    """Upstream bytes through the relay as they arrive; keep-alives while silent; closed on every exit.
+
+    A reader thread (a greenlet under gevent) does the blocking reads into a queue, so
+    this generator can notice silence and write keep-alives without interrupting a read.
+    """
+    chunks: queue.SimpleQueue[bytes | BaseException] = queue.SimpleQueue()
+    threading.Thread(target=_read_into, args=(resp, chunks), daemon=True).start()
+    timer = SilenceTimer(timeouts, time.monotonic())
     try:
         while True:
             try:
-                data = raw.read1(READ_SIZE)
-            except Exception as exc:  # urllib3/http.client errors: connection cut, idle timeout
-                yield relay.fail(stream_broken(exc))
+                item = chunks.get(timeout=timer.wait(time.monotonic()))
+            except queue.Empty:
+                yield timer.silence(time.monotonic())
+                continue
+            if isinstance(item, BaseException):
+                yield relay.fail(stream_broken(item))
                 return
-            if not data:
+            if not item:
                 break
-            out = relay.feed(data)
+            timer.data(time.monotonic())
+            out = relay.feed(item)
             if out:
                 yield out
         yield relay.finish()
     except ProxyError as exc:
         yield relay.fail(exc)
     finally:
-        resp.close()
+        resp.close()  # also ends the reader: its next read fails
+
+
+def _read_into(resp: requests.Response, chunks: queue.SimpleQueue[bytes | BaseException]) -> None:
+    raw = resp.raw
+    try:
+        while True:
+            data = raw.read1(READ_SIZE)  # returns as soon as any bytes arrive
+            chunks.put(data)
+            if not data:
+                return
+    except BaseException as exc:  # connection cut, timeout, or closed by the consumer
+        chunks.put(exc)

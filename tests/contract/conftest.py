@@ -50,6 +50,13 @@ class Sim:
     def stats(self) -> dict[str, Any]:
         return dict(self.client.get("/__sim/stats").json())
 
+    def fault(self, **fault: Any) -> None:
+        r = self.client.post("/__sim/faults", json=fault)
+        assert r.status_code == 200, r.text
+
+    def clear_faults(self) -> None:
+        self.client.delete("/__sim/faults")
+
 
 @dataclass
 class Stack:
@@ -87,6 +94,16 @@ def proxy_config(sim: Sim, run_dir: Path) -> Path:
     port = sim.url.rsplit(":", 1)[1]
     doc = json.loads(subprocess.check_output(sim_argv(int(port), "--print-config"), cwd=ROOT))
     doc["max_body_bytes"] = BODY_LIMIT
+    # Short limits so the fault tests stay fast; breakers cool down quickly so one test's
+    # injected failures never reorder another test's deployments.
+    doc["timeouts"] = {"first_byte": 2, "idle": 2, "keepalive": 0.5}
+    doc["retry"] = {
+        "deadline": 8,
+        "backoff_base": 0.05,
+        "backoff_max": 0.2,
+        "max_retry_after": 2,
+        "breaker_cooldown": 1,
+    }
     path = run_dir / "config.json"
     path.write_text(json.dumps(doc, indent=2))
     return path
@@ -115,6 +132,14 @@ def stack_urls(proxy_config: Path, run_dir: Path) -> Iterator[dict[str, str]]:
 @pytest.fixture(params=STACKS)
 def stack(request: pytest.FixtureRequest, stack_urls: dict[str, str]) -> Stack:
     return Stack(request.param, stack_urls[request.param])
+
+
+@pytest.fixture(autouse=True)
+def _no_faults_left(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Faults injected by a test never leak into the next one."""
+    yield
+    if "sim" in request.fixturenames:
+        request.getfixturevalue("sim").clear_faults()
 
 
 @pytest.fixture

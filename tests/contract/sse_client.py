@@ -16,6 +16,10 @@ class RawStream:
     headers: httpx.Headers
     frames: list[tuple[str | None, str]] = field(default_factory=list)  # (event name, data)
     arrival: list[float] = field(default_factory=list)  # seconds since request start, per frame
+    body: bytes = b""  # the whole body when the answer is not a stream (errors before the first byte)
+
+    def json(self) -> Any:
+        return json.loads(self.body)
 
     @property
     def data(self) -> list[str]:
@@ -32,6 +36,9 @@ def stream_raw(client: httpx.Client, path: str, body: dict[str, Any], **kw: Any)
     start = time.monotonic()
     with client.stream("POST", path, json=body, **kw) as resp:
         out = RawStream(resp.status_code, resp.headers)
+        if not resp.headers.get("content-type", "").startswith("text/event-stream"):
+            out.body = resp.read()
+            return out
         event: str | None = None
         data: list[str] = []
         for line in resp.iter_lines():

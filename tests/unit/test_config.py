@@ -53,7 +53,8 @@ def test_legacy_single_account_layout_becomes_default():
         (lambda d: d.update(port="80"), "port"),
         (lambda d: d.update(model_settings={"m": {"claude_api": "chat"}}), "model_settings.m.claude_api"),
         (lambda d: d.update(model_settings={"m": {"famly": "claude"}}), "model_settings.m.famly"),
-        (lambda d: d.update(timeouts={"read": -1}), "timeouts.read"),
+        (lambda d: d.update(timeouts={"idle": -1}), "timeouts.idle"),
+        (lambda d: d.update(timeouts={"read": 5}), "timeouts.read"),
     ],
 )
 def test_invalid_config_names_the_field(mutate, field):

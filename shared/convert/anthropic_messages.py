@@ -1,0 +1,337 @@
+"""Anthropic Messages API <-> the OpenAI chat hub, for models that are not Claude.
+
+Claude Code and the anthropic SDK speak ``POST /v1/messages``. Claude models get the
+body almost as it is (:mod:`shared.convert.bedrock_sanitize`); every other model is
+reached through the OpenAI chat converters, so the request is turned into an OpenAI
+chat body here and the ``chat.completion`` that comes back into an Anthropic
+``message``. The checks every Messages path shares (messages, system, max_tokens,
+which tools are the client's own) live here too, so the three entry points
+(sanitiser, converter, token estimate) refuse the same bodies with the same words.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.errors import InvalidRequest, UpstreamError, UpstreamProtocolError
+from shared.jsonutil import dumps_str, loads
+
+__all__ = [
+    "anthropic_to_openai_chat",
+    "anthropic_usage",
+    "block_list",
+    "check_messages",
+    "check_stop_sequences",
+    "check_tools",
+    "is_custom_tool",
+    "openai_chat_to_anthropic",
+    "require_max_tokens",
+    "stop_reason",
+    "system_texts",
+    "tool_choice_name",
+]
+
+_ROLES = ("user", "assistant", "system")
+_STOP = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use", "function_call": "tool_use"}
+_STOP["content_filter"] = "refusal"
+_CHOICES = {"auto": "auto", "any": "required", "none": "none"}
+_IMAGE_NOTE = "[an image from the tool result was left out: this model reads images in user messages only]"
+
+
+def block_list(content: Any, where: str) -> list[dict[str, Any]]:
+    """Message content as typed blocks (a string is one text block); each block is checked once here."""
+    if isinstance(content, str):
+        return [{"type": "text", "text": content}]
+    if not isinstance(content, list):
+        raise InvalidRequest(f"{where}: must be a string or a list of content blocks", param=where)
+    for j, block in enumerate(content):
+        if not isinstance(block, dict) or not isinstance(block.get("type"), str):
+            raise InvalidRequest(f"{where}[{j}]: each content block must be an object with a 'type'", param=where)
+        if block["type"] == "text" and not isinstance(block.get("text"), str):
+            raise InvalidRequest(f"{where}[{j}].text: must be a string", param=where)
+    return content
+
+
+def check_messages(messages: Any) -> list[dict[str, Any]]:
+    """``messages`` must be a non-empty list of objects with a known role and well-formed content."""
+    if not isinstance(messages, list) or not messages:
+        raise InvalidRequest("messages: must be a non-empty list of messages", param="messages")
+    for i, msg in enumerate(messages):
+        where = f"messages[{i}]"
+        if not isinstance(msg, dict):
+            raise InvalidRequest(f"{where}: must be an object", param=where)
+        if msg.get("role") not in _ROLES:
+            raise InvalidRequest(f"{where}.role: must be user, assistant or system", param=f"{where}.role")
+        block_list(msg.get("content"), f"{where}.content")
+    return messages
+
+
+def system_texts(content: Any, where: str) -> list[dict[str, Any]]:
+    """A system prompt (top-level ``system`` or a ``role: system`` message): text blocks only."""
+    if content is None:
+        return []
+    blocks = block_list(content, where)
+    for j, block in enumerate(blocks):
+        if block["type"] != "text":
+            raise InvalidRequest(f"{where}[{j}]: a system prompt holds text blocks only", param=where)
+    return blocks
+
+
+def require_max_tokens(body: dict[str, Any]) -> int:
+    """The Messages API has no default output limit, so neither does the proxy."""
+    value = body.get("max_tokens")
+    if value is None:
+        raise InvalidRequest("max_tokens: required", param="max_tokens")
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise InvalidRequest("max_tokens: must be a positive integer", param="max_tokens")
+    return value
+
+
+def check_stop_sequences(body: dict[str, Any]) -> list[str]:
+    stop = body.get("stop_sequences")
+    if stop is None:
+        return []
+    if not isinstance(stop, list) or not all(isinstance(s, str) for s in stop):
+        raise InvalidRequest("stop_sequences: must be a list of strings", param="stop_sequences")
+    return list(stop)
+
+
+def check_tools(body: dict[str, Any]) -> list[dict[str, Any]]:
+    tools = body.get("tools")
+    if tools is None:
+        return []
+    if not isinstance(tools, list) or not all(isinstance(t, dict) for t in tools):
+        raise InvalidRequest("tools: must be a list of tool objects", param="tools")
+    return tools
+
+
+def is_custom_tool(tool: dict[str, Any]) -> bool:
+    """The client's own function tools; typed ones (``web_search_20250305`` ...) run on Anthropic's servers."""
+    return tool.get("type") in (None, "custom")
+
+
+def anthropic_to_openai_chat(body: dict[str, Any]) -> dict[str, Any]:
+    """A Messages body as an OpenAI chat body the chat converters understand (input left alone)."""
+    if not isinstance(body, dict):
+        raise InvalidRequest("the request body must be a JSON object")
+    messages = check_messages(body.get("messages"))
+    out: dict[str, Any] = {"model": body["model"]} if "model" in body else {}
+    chat: list[dict[str, Any]] = []
+    if system := _joined(system_texts(body.get("system"), "system")):
+        chat.append({"role": "system", "content": system})
+    for i, msg in enumerate(messages):
+        chat += _chat_messages(msg, f"messages[{i}]")
+    if all(m["role"] == "system" for m in chat):
+        raise InvalidRequest("messages: at least one user or assistant message with content is required")
+    out["messages"] = chat
+    out["max_tokens"] = require_max_tokens(body)
+    if stop := check_stop_sequences(body):
+        out["stop"] = stop
+    for key in ("temperature", "top_p"):
+        if body.get(key) is not None:
+            out[key] = body[key]
+    _tools(body, out)
+    thinking = body.get("thinking")
+    budget = thinking.get("budget_tokens") if isinstance(thinking, dict) and thinking.get("type") == "enabled" else None
+    if isinstance(budget, int) and not isinstance(budget, bool):
+        out["reasoning_effort"] = "low" if budget <= 4096 else "medium" if budget <= 16384 else "high"
+    if body.get("stream") is True:
+        out["stream"] = True
+        out["stream_options"] = {"include_usage": True}  # message_delta reports usage at the end
+    return out
+
+
+def _joined(blocks: list[dict[str, Any]]) -> str:
+    return "\n\n".join(b["text"] for b in blocks if b["text"])
+
+
+def _chat_messages(msg: dict[str, Any], where: str) -> list[dict[str, Any]]:
+    """One Anthropic message -> OpenAI messages; tool results become ``role: tool`` messages first."""
+    role, blocks = msg["role"], block_list(msg["content"], f"{where}.content")
+    if role == "system":
+        text = _joined(system_texts(msg["content"], f"{where}.content"))
+        return [{"role": "system", "content": text}] if text else []
+    if role == "assistant":
+        return _assistant(blocks, f"{where}.content")
+    results: list[dict[str, Any]] = []
+    parts: list[dict[str, Any]] = []
+    for j, block in enumerate(blocks):
+        at, kind = f"{where}.content[{j}]", block["type"]
+        if kind == "text":
+            if block["text"]:
+                parts.append({"type": "text", "text": block["text"]})
+        elif kind == "image":
+            parts.append({"type": "image_url", "image_url": {"url": _image_url(block.get("source"), at)}})
+        elif kind == "document":
+            raise InvalidRequest(f"{at}: documents are supported for Claude models only", param=at)
+        elif kind == "tool_result":
+            results.append(_tool_message(block, at))
+        else:
+            raise InvalidRequest(f"{at}: content block type {kind!r} is not supported for this model", param=at)
+    if len(parts) == 1 and parts[0]["type"] == "text":
+        return [*results, {"role": "user", "content": parts[0]["text"]}]
+    return [*results, {"role": "user", "content": parts}] if parts else results
+
+
+def _image_url(source: Any, at: str) -> str:
+    if isinstance(source, dict) and source.get("type") == "base64":
+        mime, data = source.get("media_type"), source.get("data")
+        if isinstance(mime, str) and isinstance(data, str):
+            return f"data:{mime};base64,{data}"
+    if isinstance(source, dict) and source.get("type") == "url" and isinstance(source.get("url"), str):
+        return str(source["url"])
+    raise InvalidRequest(f"{at}.source: must be a base64 or url image source", param=at)
+
+
+def _tool_message(block: dict[str, Any], at: str) -> dict[str, Any]:
+    call_id = block.get("tool_use_id")
+    if not isinstance(call_id, str) or not call_id:
+        raise InvalidRequest(f"{at}.tool_use_id: must be a non-empty string", param=at)
+    content = block.get("content")
+    texts: list[str] = []
+    for inner in block_list(content, f"{at}.content") if content is not None else []:
+        if inner["type"] == "text":
+            texts.append(inner["text"])
+        elif inner["type"] == "image":
+            texts.append(_IMAGE_NOTE)
+        else:
+            texts.append(dumps_str(inner))
+    text = "\n".join(t for t in texts if t)
+    return {"role": "tool", "tool_call_id": call_id, "content": f"Error: {text}" if block.get("is_error") else text}
+
+
+def _assistant(blocks: list[dict[str, Any]], where: str) -> list[dict[str, Any]]:
+    texts, calls = [], []
+    for j, block in enumerate(blocks):
+        at, kind = f"{where}[{j}]", block["type"]
+        if kind == "text":
+            texts.append(block["text"])
+        elif kind == "tool_use":
+            call_id, name = block.get("id"), block.get("name")
+            if not isinstance(call_id, str) or not call_id or not isinstance(name, str) or not name:
+                raise InvalidRequest(f"{at}: tool_use needs a string id and name", param=at)
+            arguments = dumps_str(block.get("input", {}))
+            calls.append({"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}})
+        elif kind not in ("thinking", "redacted_thinking"):  # signed thinking means nothing to other models
+            raise InvalidRequest(f"{at}: content block type {kind!r} is not supported for this model", param=at)
+    text = "".join(texts)
+    if not text and not calls:
+        return []
+    message: dict[str, Any] = {"role": "assistant", "content": text or None}
+    if calls:
+        message["tool_calls"] = calls
+    return [message]
+
+
+def _tools(body: dict[str, Any], out: dict[str, Any]) -> None:
+    """Function tools, ``tool_choice`` and ``parallel_tool_calls``; server tools have no equivalent here."""
+    tools = []
+    for i, tool in enumerate(check_tools(body)):
+        if not is_custom_tool(tool):
+            continue
+        if not isinstance(tool.get("name"), str) or not tool["name"]:
+            raise InvalidRequest(f"tools[{i}].name: must be a non-empty string", param=f"tools[{i}].name")
+        fn: dict[str, Any] = {"name": tool["name"]}
+        if isinstance(tool.get("description"), str):
+            fn["description"] = tool["description"]
+        fn["parameters"] = tool.get("input_schema") or {"type": "object", "properties": {}}
+        tools.append({"type": "function", "function": fn})
+    if not tools:
+        return
+    out["tools"] = tools
+    choice = body.get("tool_choice")
+    if choice is None:
+        return
+    if not isinstance(choice, dict) or choice.get("type") not in (*_CHOICES, "tool"):
+        raise InvalidRequest("tool_choice: type must be auto, any, tool or none", param="tool_choice")
+    if choice["type"] == "tool":
+        if tool_choice_name(choice, {t["function"]["name"] for t in tools}, check_tools(body)):
+            out["tool_choice"] = {"type": "function", "function": {"name": choice["name"]}}
+    else:
+        out["tool_choice"] = _CHOICES[choice["type"]]
+    if choice.get("disable_parallel_tool_use") is True:
+        out["parallel_tool_calls"] = False
+
+
+def tool_choice_name(choice: dict[str, Any], kept: set[str], tools: list[dict[str, Any]]) -> bool:
+    """Whether a ``{"type": "tool"}`` choice still names a tool: one that was dropped lets the model choose."""
+    name = choice.get("name")
+    if name in kept:
+        return True
+    if name in {t.get("name") for t in tools}:
+        return False
+    raise InvalidRequest(f"tool_choice.name: {name!r} is not one of the tools", param="tool_choice.name")
+
+
+def stop_reason(finish_reason: Any, *, used_tools: bool) -> str:
+    """OpenAI ``finish_reason`` -> Anthropic ``stop_reason``; agents loop on ``tool_use``, so calls win."""
+    reason = _STOP.get(finish_reason, "end_turn") if isinstance(finish_reason, str) else "end_turn"
+    return "tool_use" if used_tools and reason == "end_turn" else reason
+
+
+def anthropic_usage(usage: Any) -> dict[str, int]:
+    """OpenAI counts cached tokens inside ``prompt_tokens``; Anthropic reports them apart."""
+    doc = usage if isinstance(usage, dict) else {}
+    details = doc.get("prompt_tokens_details")
+    cached = _count(details.get("cached_tokens")) if isinstance(details, dict) else 0
+    return {
+        "input_tokens": max(_count(doc.get("prompt_tokens")) - cached, 0),
+        "output_tokens": _count(doc.get("completion_tokens")),
+        "cache_read_input_tokens": cached,
+        "cache_creation_input_tokens": 0,
+    }
+
+
+def _count(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def openai_chat_to_anthropic(completion: dict[str, Any], *, message_id: str, model: str) -> dict[str, Any]:
+    """A ``chat.completion`` as an Anthropic ``message`` named after the model the client asked for."""
+    if isinstance(completion, dict) and isinstance(completion.get("error"), dict):
+        raise UpstreamError(f"upstream error: {completion['error'].get('message') or '(no message)'}")
+    choices = completion.get("choices") if isinstance(completion, dict) else None
+    choice = choices[0] if isinstance(choices, list) and choices else None
+    message = choice.get("message") if isinstance(choice, dict) else None
+    if not isinstance(choice, dict) or not isinstance(message, dict):
+        raise UpstreamProtocolError("upstream sent a malformed chat completion: no choices[0].message")
+    content: list[dict[str, Any]] = []
+    if isinstance(reasoning := message.get("reasoning_content"), str) and reasoning:
+        content.append({"type": "thinking", "thinking": reasoning, "signature": ""})
+    text = message.get("content")
+    if isinstance(text, list):
+        text = "".join(p.get("text", "") for p in text if isinstance(p, dict) and isinstance(p.get("text"), str))
+    text = text or message.get("refusal")
+    if isinstance(text, str) and text:
+        content.append({"type": "text", "text": text})
+    calls = message.get("tool_calls") or []
+    for call in calls if isinstance(calls, list) else []:
+        fn = call.get("function") if isinstance(call, dict) else None
+        if not isinstance(fn, dict) or not isinstance(call.get("id"), str) or not isinstance(fn.get("name"), str):
+            raise UpstreamProtocolError("upstream sent a tool call without a string id and function name")
+        block = {"type": "tool_use", "id": call["id"], "name": fn["name"], "input": _tool_input(fn.get("arguments"))}
+        content.append(block)
+    used_tools = any(b["type"] == "tool_use" for b in content)
+    return {
+        "id": message_id,
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": content,
+        "stop_reason": stop_reason(choice.get("finish_reason"), used_tools=used_tools),
+        "stop_sequence": None,
+        "usage": anthropic_usage(completion.get("usage")),
+    }
+
+
+def _tool_input(arguments: Any) -> dict[str, Any]:
+    """Parsed arguments; text that is no JSON object is kept under ``_raw`` so nothing is lost silently."""
+    if isinstance(arguments, dict):
+        return arguments
+    if arguments in (None, ""):
+        return {}
+    try:
+        value = loads(arguments)
+    except (ValueError, TypeError):
+        value = None
+    return value if isinstance(value, dict) else {"_raw": arguments}
