@@ -12,7 +12,7 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from flask import Flask, Response, request
@@ -21,7 +21,8 @@ from werkzeug.exceptions import HTTPException
 from shared.config import ProxyConfig, config_path, load_config
 from shared.core import ProxyCore
 from shared.errors import ConfigError, MethodNotAllowed, NotFound, ProxyError
-from shared.flow import Reply, StreamReply
+from shared.flow import Job, Reply, StreamReply
+from shared.logs import configure_access_log
 from shared.routes import ROUTES, Route
 from shared.transports.sync_requests import Upstream
 
@@ -29,6 +30,7 @@ __all__ = ["STACK", "create_app"]
 
 STACK = "flask"
 log = logging.getLogger("proxy.flask")
+access = logging.getLogger("proxy.access")
 
 
 def create_app(config: ProxyConfig | None = None) -> Flask:
@@ -36,6 +38,7 @@ def create_app(config: ProxyConfig | None = None) -> Flask:
     cfg = config if config is not None else load_config(config_path(os.environ))
     core = ProxyCore(cfg, stack=STACK, started_at=time.time())
     upstream = Upstream(core)
+    configure_access_log(access, cfg.access_log)
     app = Flask(__name__)
     app.extensions["proxy"] = {"core": core, "upstream": upstream}
     for route in ROUTES:
@@ -64,14 +67,30 @@ def create_app(config: ProxyConfig | None = None) -> Flask:
 
 def _view(core: ProxyCore, upstream: Upstream, route: Route) -> Callable[[], Response]:
     def view() -> Response:
-        early = core.admit(route, request.headers)
-        if early is not None:
-            return _to_response(early)
-        body = _read_body(core.body_limit)
-        if body is None:
-            return _to_response(core.too_large(route))
-        job = core.handle(route, request.headers, body, time.time())
-        return _to_response(upstream.run(job))
+        started = time.monotonic()
+        request_id = core.request_id(request.headers)
+        model = None
+        result: Reply | StreamReply | None = core.admit(route, request.headers)
+        if result is None:
+            body = _read_body(core.body_limit)
+            if body is None:
+                result = core.too_large(route)
+            else:
+                job = core.handle(route, request.headers, body, time.time(), request_id)
+                model = job.model if isinstance(job, Job) else None
+                result = upstream.run(job)
+        fields = {"request_id": request_id, "method": request.method, "path": request.path, "model": model}
+
+        def done(status: int, error: str | None = None) -> None:
+            ms = round((time.monotonic() - started) * 1000, 1)
+            access.info(core.access_line({**fields, "status": status, "ms": ms, "error": error}))
+
+        resp = _to_response(result, request_id)
+        if isinstance(result, StreamReply):
+            resp.response = _logged(result.chunks, lambda: done(200))
+        else:
+            done(result.status, core.error_summary(result))
+        return resp
 
     view.__name__ = route.handler
     return view
@@ -88,13 +107,23 @@ def _read_body(limit: int) -> bytes | None:
     return b"".join(parts)
 
 
-def _to_response(result: Reply | StreamReply) -> Response:
+def _to_response(result: Reply | StreamReply, request_id: str | None = None) -> Response:
     if isinstance(result, StreamReply):
         resp = Response(result.chunks, status=200, headers=dict(result.headers))
     else:
         resp = Response(result.body, status=result.status, headers=dict(result.headers))
     resp.headers["X-Proxy-Stack"] = STACK
+    if request_id:
+        resp.headers["X-Request-Id"] = request_id
     return resp
+
+
+def _logged(chunks: Iterator[bytes], done: Callable[[], None]) -> Iterator[bytes]:
+    """The stream, logged when it ends (also when the client leaves: ``yield from`` closes ``chunks``)."""
+    try:
+        yield from chunks
+    finally:
+        done()
 
 
 def __getattr__(name: str) -> Any:

@@ -22,7 +22,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from shared.config import ProxyConfig, config_path, load_config
 from shared.core import ProxyCore
 from shared.errors import ConfigError, MethodNotAllowed, NotFound, ProxyError
-from shared.flow import Reply, StreamReply
+from shared.flow import Job, Reply, StreamReply
+from shared.logs import configure_access_log
 from shared.routes import ROUTES, Route
 from shared.transports.async_aiohttp import Upstream
 
@@ -30,6 +31,7 @@ __all__ = ["STACK", "create_app"]
 
 STACK = "fastapi"
 log = logging.getLogger("proxy.fastapi")
+access = logging.getLogger("proxy.access")
 
 
 def create_app(config: ProxyConfig | None = None) -> FastAPI:
@@ -37,6 +39,7 @@ def create_app(config: ProxyConfig | None = None) -> FastAPI:
     cfg = config if config is not None else load_config(config_path(os.environ))
     core = ProxyCore(cfg, stack=STACK, started_at=time.time())
     upstream = Upstream(core)
+    configure_access_log(access, cfg.access_log)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -78,14 +81,29 @@ def create_app(config: ProxyConfig | None = None) -> FastAPI:
 
 def _view(core: ProxyCore, upstream: Upstream, route: Route) -> Callable[[Request], Awaitable[Response]]:
     async def view(request: Request) -> Response:
-        early = core.admit(route, request.headers)
-        if early is not None:
-            return _to_response(early)
-        body = await _read_body(request, core.body_limit)
-        if body is None:
-            return _to_response(core.too_large(route))
-        job = core.handle(route, request.headers, body, time.time())
-        return _to_response(await upstream.run(job))
+        started = time.monotonic()
+        request_id = core.request_id(request.headers)
+        model = None
+        result: Reply | StreamReply | None = core.admit(route, request.headers)
+        if result is None:
+            body = await _read_body(request, core.body_limit)
+            if body is None:
+                result = core.too_large(route)
+            else:
+                job = core.handle(route, request.headers, body, time.time(), request_id)
+                model = job.model if isinstance(job, Job) else None
+                result = await upstream.run(job)
+        fields = {"request_id": request_id, "method": request.method, "path": request.url.path, "model": model}
+
+        def done(status: int, error: str | None = None) -> None:
+            ms = round((time.monotonic() - started) * 1000, 1)
+            access.info(core.access_line({**fields, "status": status, "ms": ms, "error": error}))
+
+        if isinstance(result, StreamReply):
+            result = StreamReply(result.headers, _logged(result.chunks, lambda: done(200)))
+        else:
+            done(result.status, core.error_summary(result))
+        return _to_response(result, request_id)
 
     view.__name__ = route.handler
     return view
@@ -102,13 +120,25 @@ async def _read_body(request: Request, limit: int) -> bytes | None:
     return b"".join(parts)
 
 
-def _to_response(result: Reply | StreamReply) -> Response:
+def _to_response(result: Reply | StreamReply, request_id: str | None = None) -> Response:
     if isinstance(result, StreamReply):
         resp: Response = StreamingResponse(result.chunks, status_code=200, headers=dict(result.headers))
     else:
         resp = Response(result.body, status_code=result.status, headers=dict(result.headers))
     resp.headers["X-Proxy-Stack"] = STACK
+    if request_id:
+        resp.headers["X-Request-Id"] = request_id
     return resp
+
+
+async def _logged(chunks: AsyncIterator[bytes], done: Callable[[], None]) -> AsyncIterator[bytes]:
+    """The stream, logged when it ends; closing ``chunks`` explicitly closes the upstream at once."""
+    try:
+        async for chunk in chunks:
+            yield chunk
+    finally:
+        await chunks.aclose()  # type: ignore[attr-defined]
+        done()
 
 
 def __getattr__(name: str) -> Any:

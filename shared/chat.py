@@ -114,9 +114,11 @@ class Upstreams:
         return route, targets
 
     def call(
-        self, targets: list[Target], path: str, body: bytes, *, stream: bool
+        self, targets: list[Target], path: str, body: bytes, *, stream: bool, request_id: str
     ) -> Generator[Command, Any, tuple[Target, UpstreamResponse]]:
-        return call_with_failover(targets, path, body, stream=stream, policy=self.policy, breakers=self.breakers)
+        return call_with_failover(
+            targets, path, body, stream=stream, policy=self.policy, breakers=self.breakers, request_id=request_id
+        )
 
 
 class AnswerFormat(Protocol):
@@ -138,13 +140,20 @@ OPENAI_CHAT: AnswerFormat = _OpenAIChat()
 
 
 def chat_flow(
-    req: ChatRequest, upstreams: Upstreams, ids: ResponseIds, answer: AnswerFormat = OPENAI_CHAT
+    req: ChatRequest,
+    upstreams: Upstreams,
+    ids: ResponseIds,
+    answer: AnswerFormat = OPENAI_CHAT,
+    *,
+    request_id: str = "",
 ) -> Generator[Command, Any, Reply | Streaming]:
     """A chat request to whichever family serves the model; ``answer`` shapes what the client gets."""
     route, targets = upstreams.resolve(req.model)
     backend = chat_backend(route)
     payload = dumps(backend.body(req.doc, route))
-    target, resp = yield from upstreams.call(targets, backend.path(route, req.stream), payload, stream=req.stream)
+    target, resp = yield from upstreams.call(
+        targets, backend.path(route, req.stream), payload, stream=req.stream, request_id=request_id
+    )
     if req.stream:
         return Streaming(answer.stream(backend, ids, req.include_usage))
     try:
@@ -153,7 +162,9 @@ def chat_flow(
         raise UpstreamProtocolError(f"{target.label} sent an answer the proxy could not read: {exc}") from exc
 
 
-def embeddings_flow(doc: dict[str, Any], upstreams: Upstreams) -> Generator[Command, Any, Reply | Streaming]:
+def embeddings_flow(
+    doc: dict[str, Any], upstreams: Upstreams, *, request_id: str = ""
+) -> Generator[Command, Any, Reply | Streaming]:
     model = require_model(doc)
     route, targets = upstreams.resolve(model)
     if route.family != "openai":
@@ -164,7 +175,7 @@ def embeddings_flow(doc: dict[str, Any], upstreams: Upstreams) -> Generator[Comm
         )
     payload = dumps(openai_to_azure_embeddings(doc))
     path = f"/embeddings?api-version={route.api_version}"
-    target, resp = yield from upstreams.call(targets, path, payload, stream=False)
+    target, resp = yield from upstreams.call(targets, path, payload, stream=False, request_id=request_id)
     try:
         return Reply(200, dumps(azure_embeddings_to_openai(loads(resp.body), model=model)))
     except (ValueError, KeyError, TypeError, AttributeError) as exc:

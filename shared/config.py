@@ -96,6 +96,7 @@ class ProxyConfig:
     timeouts: Timeouts = field(default_factory=Timeouts)
     max_body_bytes: int = 32 * 1024 * 1024
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    access_log: bool = True
     fallback_models: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -188,6 +189,7 @@ def parse_config(doc: Any, *, base_dir: Path = Path("."), read_file: Any = None)
         timeouts=_timeouts(doc.get("timeouts", {})),
         max_body_bytes=max_body,
         retry=_retry(doc.get("retry", {})),
+        access_log=_bool(doc, "access_log", True),
         fallback_models=dict(fallbacks),
     )
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
 
 from shared.backends import ResponseIds
 from shared.balancer import Balancer
@@ -18,13 +20,22 @@ from shared.client_auth import verify_client_key
 from shared.config import ProxyConfig
 from shared.errors import PayloadTooLarge, ProxyError, UnsupportedMediaType, render_error
 from shared.flow import Job, Reply
-from shared.jsonutil import dumps
+from shared.jsonutil import dumps, loads
 from shared.retry import CircuitBreakers
 from shared.routes import Route
 from shared.routing import Router
 from shared.token_cache import TokenCache
 
-__all__ = ["ProxyCore", "new_random_id"]
+__all__ = ["Incoming", "ProxyCore", "new_random_id"]
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """What a handler knows about the request besides its body."""
+
+    headers: Mapping[str, str]
+    now: float
+    request_id: str
 
 
 def new_random_id(prefix: str) -> str:
@@ -60,23 +71,47 @@ class ProxyCore:
             }
         )
         self._health_body = dumps({"status": "ok", "stack": stack})
-        self._handlers: dict[str, Callable[[bytes, float], Reply | Job]] = {
+        self._handlers: dict[str, Callable[[bytes, Incoming], Reply | Job]] = {
             "chat_completions": self._chat_completions,
             "embeddings": self._embeddings,
-            "list_models": lambda body, now: Reply(200, self._models_body),
-            "health": lambda body, now: Reply(200, self._health_body),
+            "list_models": lambda body, inc: Reply(200, self._models_body),
+            "health": lambda body, inc: Reply(200, self._health_body),
         }
 
-    def handle(self, route: Route, headers: Mapping[str, str], body: bytes, now: float) -> Reply | Job:
+    def request_id(self, headers: Mapping[str, str]) -> str:
+        """The client's ``X-Request-Id`` when it is sane, else a new one; returned and sent upstream."""
+        given = headers.get("x-request-id")
+        if given and len(given) <= 128 and given.isascii() and given.isprintable():
+            return given
+        return self._new_id("req")
+
+    def handle(
+        self, route: Route, headers: Mapping[str, str], body: bytes, now: float, request_id: str = ""
+    ) -> Reply | Job:
         """Serve one request; every failure becomes an error reply in the route's dialect."""
         try:
             if route.auth:
                 verify_client_key(
                     headers, self.config.api_keys, allow_unauthenticated=self.config.allow_unauthenticated
                 )
-            return self._handlers[route.handler](body, now)
+            return self._handlers[route.handler](body, Incoming(headers, now, request_id))
         except ProxyError as exc:
             return self.error_reply(exc, route.dialect)
+
+    def error_summary(self, reply: Reply) -> str | None:
+        """The message of an error reply, for the access log (server-side failures only)."""
+        if reply.status < 500:
+            return None
+        try:
+            doc = loads(reply.body)
+            err = doc.get("error", {})
+            return str(err.get("message")) if isinstance(err, dict) else None
+        except (ValueError, AttributeError):
+            return None
+
+    def access_line(self, fields: Mapping[str, Any]) -> str:
+        """One structured access-log line (JSON). Never bodies, keys or tokens: callers pass none."""
+        return dumps({"stack": self.stack, **fields}).decode()
 
     @property
     def body_limit(self) -> int:
@@ -108,13 +143,15 @@ class ProxyCore:
         status, headers, body = render_error(exc, dialect)
         return Reply(status, body, headers)
 
-    def _chat_completions(self, body: bytes, now: float) -> Reply | Job:
+    def _chat_completions(self, body: bytes, inc: Incoming) -> Reply | Job:
         req = parse_chat_request(parse_json_object(body))
-        ids = ResponseIds(self._new_id("chatcmpl"), int(now), req.model)
-        return Job(chat_flow(req, self.upstreams, ids), "openai")
+        ids = ResponseIds(self._new_id("chatcmpl"), int(inc.now), req.model)
+        return Job(chat_flow(req, self.upstreams, ids, request_id=inc.request_id), "openai", req.model)
 
-    def _embeddings(self, body: bytes, now: float) -> Reply | Job:
-        return Job(embeddings_flow(parse_json_object(body), self.upstreams), "openai")
+    def _embeddings(self, body: bytes, inc: Incoming) -> Reply | Job:
+        doc = parse_json_object(body)
+        model = doc.get("model") if isinstance(doc.get("model"), str) else None
+        return Job(embeddings_flow(doc, self.upstreams, request_id=inc.request_id), "openai", model)
 
     def handler_names(self) -> list[str]:
         return list(self._handlers)

@@ -108,29 +108,36 @@ class Job:
 
     flow: Flow
     dialect: str
+    model: str | None = None  # for access logs and metrics
 
 
-def upstream_headers(sub: SubAccount, token: str) -> dict[str, str]:
+def upstream_headers(sub: SubAccount, token: str, request_id: str = "") -> dict[str, str]:
     headers = {
         "Authorization": f"Bearer {token}",
         "AI-Resource-Group": sub.resource_group,
         "Content-Type": "application/json",
     }
+    if request_id:
+        headers["X-Request-Id"] = request_id
     if sub.service_key.identityzoneid:
         headers["AI-Tenant-Id"] = sub.service_key.identityzoneid
     return headers
 
 
-def call_upstream(target: Target, url: str, body: bytes, *, stream: bool) -> Generator[Command, Any, UpstreamResponse]:
+def call_upstream(
+    target: Target, url: str, body: bytes, *, stream: bool, request_id: str = ""
+) -> Generator[Command, Any, UpstreamResponse]:
     """One upstream call with re-authentication: a 401/403 gets one retry with a fresh token."""
     sub = target.sub_account
     token: str = yield NeedToken(sub)
     resp: UpstreamResponse = yield Send(
-        UpstreamRequest("POST", url, upstream_headers(sub, token), body, stream, target.label)
+        UpstreamRequest("POST", url, upstream_headers(sub, token, request_id), body, stream, target.label)
     )
     if resp.status in (401, 403):
         token = yield NeedToken(sub, stale=token)
-        resp = yield Send(UpstreamRequest("POST", url, upstream_headers(sub, token), body, stream, target.label))
+        resp = yield Send(
+            UpstreamRequest("POST", url, upstream_headers(sub, token, request_id), body, stream, target.label)
+        )
     if resp.status >= 400:
         raise upstream_status_error(resp, target.label)
     return resp
@@ -144,6 +151,7 @@ def call_with_failover(
     stream: bool,
     policy: RetryPolicy,
     breakers: CircuitBreakers,
+    request_id: str = "",
 ) -> Generator[Command, Any, tuple[Target, UpstreamResponse]]:
     """:func:`call_upstream` across the model's deployments, by the rules in ``shared/retry.py``.
 
@@ -164,7 +172,7 @@ def call_with_failover(
             pending = breakers.order(targets, now + wait)
         target = pending.pop(0)
         try:
-            resp = yield from call_upstream(target, target.url + path, body, stream=stream)
+            resp = yield from call_upstream(target, target.url + path, body, stream=stream, request_id=request_id)
         except ProxyError as exc:
             if not _retryable(exc):
                 raise
