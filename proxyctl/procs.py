@@ -67,9 +67,10 @@ def flask_argv(port: int, workers: int = 1) -> list[str]:
 
 def fastapi_argv(port: int, workers: int = 1) -> list[str]:
     uvicorn = str(Path(sys.executable).with_name("uvicorn"))
+    drain = os.environ.get("PROXY_DRAIN_TIMEOUT", "30")
     return [
         uvicorn, "proxy_server_fastapi:app", "--host", "127.0.0.1", "--port", str(port),
-        "--workers", str(workers), "--no-access-log",
+        "--workers", str(workers), "--no-access-log", "--timeout-graceful-shutdown", drain,
     ]  # fmt: skip
 
 
