@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from shared.anthropic_api import count_tokens_reply, messages_flow
 from shared.backends import ResponseIds
 from shared.balancer import Balancer
 from shared.chat import Upstreams, chat_flow, embeddings_flow, parse_chat_request, parse_json_object
@@ -75,6 +76,10 @@ class ProxyCore:
             "chat_completions": self._chat_completions,
             "embeddings": self._embeddings,
             "list_models": lambda body, inc: Reply(200, self._models_body),
+            "messages": self._messages,
+            "count_tokens": lambda body, inc: count_tokens_reply(parse_json_object(body)),
+            # Claude Code telemetry: accepted so the client stops retrying; never forwarded or logged.
+            "event_logging": lambda body, inc: Reply(200, b'{"status":"ok"}'),
             "health": lambda body, inc: Reply(200, self._health_body),
         }
 
@@ -147,6 +152,15 @@ class ProxyCore:
         req = parse_chat_request(parse_json_object(body))
         ids = ResponseIds(self._new_id("chatcmpl"), int(inc.now), req.model)
         return Job(chat_flow(req, self.upstreams, ids, request_id=inc.request_id), "openai", req.model)
+
+    def _messages(self, body: bytes, inc: Incoming) -> Reply | Job:
+        doc = parse_json_object(body)
+        model = doc.get("model") if isinstance(doc.get("model"), str) else None
+        ids = ResponseIds(self._new_id("msg"), int(inc.now), model or "")
+        flow = messages_flow(
+            doc, inc.headers, self.upstreams, self.config.fallback_models, ids, request_id=inc.request_id
+        )
+        return Job(flow, "anthropic", model)
 
     def _embeddings(self, body: bytes, inc: Incoming) -> Reply | Job:
         doc = parse_json_object(body)

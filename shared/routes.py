@@ -24,5 +24,8 @@ ROUTES: tuple[Route, ...] = (
     Route("/v1/chat/completions", "POST", "chat_completions"),
     Route("/v1/embeddings", "POST", "embeddings"),
     Route("/v1/models", "GET", "list_models"),
+    Route("/v1/messages", "POST", "messages", dialect="anthropic"),
+    Route("/v1/messages/count_tokens", "POST", "count_tokens", dialect="anthropic"),
+    Route("/api/event_logging/batch", "POST", "event_logging", auth=False),
     Route("/health", "GET", "health", auth=False),
 )

@@ -94,6 +94,7 @@ def proxy_config(sim: Sim, run_dir: Path) -> Path:
     port = sim.url.rsplit(":", 1)[1]
     doc = json.loads(subprocess.check_output(sim_argv(int(port), "--print-config"), cwd=ROOT))
     doc["max_body_bytes"] = BODY_LIMIT
+    doc["fallback_models"] = {"claude": "anthropic--claude-4-sonnet"}
     # Short limits so the fault tests stay fast; breakers cool down quickly so one test's
     # injected failures never reorder another test's deployments.
     doc["timeouts"] = {"first_byte": 2, "idle": 2, "keepalive": 0.5}

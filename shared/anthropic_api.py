@@ -1,0 +1,103 @@
+"""The Anthropic Messages API (Claude Code, the anthropic SDK) over every model family.
+
+* Claude models: the Messages body goes to Bedrock ``/invoke`` almost as it is —
+  :func:`~shared.convert.bedrock_sanitize.anthropic_to_bedrock_invoke` removes what SAP
+  AI Core refuses — and the answer (JSON or events) comes back as Anthropic already.
+* OpenAI-family and Gemini models: the request is converted to the Chat Completions hub
+  and runs the ordinary chat flow; its answer is converted back
+  (:class:`AnthropicAnswer`), streams through one more translator stage.
+
+Unknown model names fall back to ``fallback_models[family]`` when configured (Claude
+Code sends dated names such as ``claude-sonnet-4-5-20250929``), else 404.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Mapping
+from typing import Any
+
+from shared.backends import ChatBackend, ResponseIds
+from shared.chat import Upstreams, chat_flow, parse_chat_request
+from shared.convert.anthropic_messages import anthropic_to_openai_chat, openai_chat_to_anthropic
+from shared.convert.anthropic_stream import (
+    BedrockEventsPassthrough,
+    OpenAIToAnthropicStream,
+    anthropic_error_frame,
+    anthropic_sse,
+)
+from shared.convert.bedrock_sanitize import anthropic_to_bedrock_invoke
+from shared.convert.token_estimate import estimate_input_tokens
+from shared.errors import InvalidRequest, ModelNotFound
+from shared.flow import Command, Reply, Streaming
+from shared.jsonutil import dumps, loads
+from shared.routing import ModelRoute, family_from_name
+from shared.streams import RelayStream, SSEJsonDecoder, StreamRelay
+
+__all__ = ["AnthropicAnswer", "count_tokens_reply", "messages_flow", "resolve_model"]
+
+
+def resolve_model(upstreams: Upstreams, fallbacks: Mapping[str, str], model: Any) -> ModelRoute:
+    if not isinstance(model, str) or not model:
+        raise InvalidRequest("model: required, a non-empty string", param="model")
+    try:
+        return upstreams.router.route(model)
+    except ModelNotFound:
+        fallback = fallbacks.get(family_from_name(model))
+        if fallback is None:
+            raise
+        return upstreams.router.route(fallback)
+
+
+def _relay(decoder: Any, stages: list[Any]) -> StreamRelay:
+    return RelayStream(decoder, stages, encode=anthropic_sse, error_frame=anthropic_error_frame, terminator=b"")
+
+
+class AnthropicAnswer:
+    """Shapes the hub's chat answer as an Anthropic message or event stream."""
+
+    def __init__(self, message_id: str, model: str) -> None:
+        self._message_id = message_id
+        self._model = model
+
+    def json(self, backend: ChatBackend, raw: bytes, ids: ResponseIds) -> bytes:
+        completion = backend.completion(raw, ids)
+        return dumps(openai_chat_to_anthropic(completion, message_id=self._message_id, model=self._model))
+
+    def stream(self, backend: ChatBackend, ids: ResponseIds, include_usage: bool) -> StreamRelay:
+        decoder, stages = backend.chunk_stages(ids)
+        return _relay(decoder, [*stages, OpenAIToAnthropicStream(message_id=self._message_id, model=self._model)])
+
+
+def messages_flow(
+    doc: dict[str, Any],
+    headers: Mapping[str, str],
+    upstreams: Upstreams,
+    fallbacks: Mapping[str, str],
+    ids: ResponseIds,
+    *,
+    request_id: str,
+) -> Generator[Command, Any, Reply | Streaming]:
+    route = resolve_model(upstreams, fallbacks, doc.get("model"))
+    stream = doc.get("stream")
+    if stream is not None and not isinstance(stream, bool):
+        raise InvalidRequest("stream: must be true or false", param="stream")
+    if route.family != "claude":
+        chat_doc = {**anthropic_to_openai_chat(doc), "model": route.name}
+        answer = AnthropicAnswer(ids.completion_id, ids.model)
+        return (yield from chat_flow(parse_chat_request(chat_doc), upstreams, ids, answer, request_id=request_id))
+    body = dumps(anthropic_to_bedrock_invoke(doc, beta_header=headers.get("anthropic-beta")))
+    _, targets = upstreams.resolve(route.name)
+    path = "/invoke-with-response-stream" if stream else "/invoke"
+    _, resp = yield from upstreams.call(targets, path, body, stream=bool(stream), request_id=request_id)
+    if stream:
+        return Streaming(_relay(SSEJsonDecoder(loads), [BedrockEventsPassthrough(model=ids.model)]))
+    return Reply(200, resp.body)  # Bedrock's answer is already an Anthropic message
+
+
+def count_tokens_reply(doc: dict[str, Any]) -> Reply:
+    """``/v1/messages/count_tokens``: an estimate, nothing goes upstream (see docs/anthropic.md)."""
+    if not isinstance(doc.get("model"), str) or not doc["model"]:
+        raise InvalidRequest("model: required, a non-empty string", param="model")
+    if not isinstance(doc.get("messages"), list):
+        raise InvalidRequest("messages: required, an array", param="messages")
+    return Reply(200, dumps({"input_tokens": estimate_input_tokens(doc)}))
