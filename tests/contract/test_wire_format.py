@@ -133,3 +133,53 @@ def test_upstream_never_sees_client_key(stack: Stack, sim: Sim):
     call = last_call(sim, mark)
     assert stack.key not in call["headers"]["authorization"]
     assert httpx.Headers(call["headers"]).get("x-api-key") is None
+
+
+@pytest.mark.parametrize(
+    ("model", "check"),
+    [
+        ("anthropic--claude-4-sonnet", lambda b: b["thinking"] == {"type": "enabled", "budget_tokens": 4096}),
+        (
+            "anthropic--claude-3.7-sonnet",
+            lambda b: b["additionalModelRequestFields"]["thinking"]["budget_tokens"] == 4096,
+        ),
+        ("gemini-2.5-pro", lambda b: b["generationConfig"]["thinkingConfig"]["thinkingBudget"] == 4096),
+        ("gpt-5", lambda b: b["reasoning_effort"] == "medium" and "max_tokens" not in b),
+        ("gpt-4o", lambda b: "reasoning_effort" not in b),
+    ],
+)
+def test_reasoning_effort_is_mapped_not_dropped_or_rejected(stack: Stack, sim: Sim, model, check):
+    mark = sim.mark()
+    body = {
+        "model": model,
+        "messages": [{"role": "user", "content": "think"}],
+        "reasoning_effort": "medium",
+        "max_tokens": 20000,
+    }
+    with stack.client() as c:
+        r = c.post("/v1/chat/completions", json=body)
+    assert r.status_code == 200, r.text
+    assert check(last_call(sim, mark)["json"])
+
+
+@pytest.mark.parametrize(
+    "model", ["gpt-4o", "anthropic--claude-4-sonnet", "anthropic--claude-3.7-sonnet", "gemini-2.5-pro"]
+)
+def test_text_blocks_with_cache_control_are_accepted(stack: Stack, model: str):
+    content = [{"type": "text", "text": "cached context", "cache_control": {"type": "ephemeral"}}]
+    body = {"model": model, "messages": [{"role": "system", "content": content}, {"role": "user", "content": content}]}
+    with stack.client() as c:
+        r = c.post("/v1/chat/completions", json=body)
+    assert r.status_code == 200, r.text
+    assert r.json()["choices"][0]["message"]["content"].endswith("cached context")
+
+
+@pytest.mark.parametrize(
+    "model", ["gpt-4o", "anthropic--claude-4-sonnet", "anthropic--claude-3.7-sonnet", "gemini-2.5-pro"]
+)
+def test_missing_stream_means_json_on_every_path(stack: Stack, model: str):
+    with stack.client() as c:
+        r = c.post(
+            "/v1/chat/completions", json={"model": model, "messages": [{"role": "user", "content": "no stream"}]}
+        )
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/json")
