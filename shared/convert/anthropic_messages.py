@@ -1,40 +1,35 @@
 """Anthropic Messages API <-> the OpenAI chat hub, for models that are not Claude.
 
-Claude Code and the anthropic SDK speak ``POST /v1/messages``. Claude models get the
-body almost as it is (:mod:`shared.convert.bedrock_sanitize`); every other model is
-reached through the OpenAI chat converters, so the request is turned into an OpenAI
-chat body here and the ``chat.completion`` that comes back into an Anthropic
-``message``. The checks every Messages path shares (messages, system, max_tokens,
-which tools are the client's own) live here too, so the three entry points
-(sanitiser, converter, token estimate) refuse the same bodies with the same words.
+Claude models get a ``/v1/messages`` body almost as it is (:mod:`bedrock_sanitize`);
+every other model is reached through the OpenAI chat converters, so the request
+becomes an OpenAI chat body here and the ``chat.completion`` an Anthropic ``message``.
+The checks every Messages path shares (messages, system, max_tokens, the client's own
+tools) live here too, so sanitiser, converter and token estimate refuse the same
+bodies with the same words.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from shared.convert.anthropic_stream import anthropic_usage, stop_reason
 from shared.errors import InvalidRequest, UpstreamError, UpstreamProtocolError
 from shared.jsonutil import dumps_str, loads
 
 __all__ = [
     "anthropic_to_openai_chat",
-    "anthropic_usage",
     "block_list",
     "check_messages",
     "check_stop_sequences",
-    "check_tools",
-    "is_custom_tool",
+    "client_tools",
     "openai_chat_to_anthropic",
     "require_max_tokens",
-    "stop_reason",
     "system_texts",
-    "tool_choice_name",
+    "tool_choice",
 ]
 
 _ROLES = ("user", "assistant", "system")
-_STOP = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use", "function_call": "tool_use"}
-_STOP["content_filter"] = "refusal"
-_CHOICES = {"auto": "auto", "any": "required", "none": "none"}
+_CHOICES = {"auto": "auto", "any": "required", "none": "none", "tool": "function"}
 _IMAGE_NOTE = "[an image from the tool result was left out: this model reads images in user messages only]"
 
 
@@ -88,6 +83,7 @@ def require_max_tokens(body: dict[str, Any]) -> int:
 
 
 def check_stop_sequences(body: dict[str, Any]) -> list[str]:
+    """Checked here: a bad value would otherwise surface as an upstream 400 the client cannot read."""
     stop = body.get("stop_sequences")
     if stop is None:
         return []
@@ -96,18 +92,42 @@ def check_stop_sequences(body: dict[str, Any]) -> list[str]:
     return list(stop)
 
 
-def check_tools(body: dict[str, Any]) -> list[dict[str, Any]]:
+def client_tools(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """The client's own tools; typed ones (``web_search_20250305`` ...) run on Anthropic's servers: left out."""
     tools = body.get("tools")
     if tools is None:
         return []
     if not isinstance(tools, list) or not all(isinstance(t, dict) for t in tools):
         raise InvalidRequest("tools: must be a list of tool objects", param="tools")
-    return tools
+    own = [(i, t) for i, t in enumerate(tools) if t.get("type") in (None, "custom")]
+    for i, tool in own:
+        if not isinstance(tool.get("name"), str) or not tool["name"]:
+            raise InvalidRequest(f"tools[{i}].name: must be a non-empty string", param=f"tools[{i}].name")
+        if not isinstance(tool.get("input_schema"), dict):
+            raise InvalidRequest(f"tools[{i}].input_schema: must be a JSON schema object", param=f"tools[{i}]")
+    return [t for _, t in own]
 
 
-def is_custom_tool(tool: dict[str, Any]) -> bool:
-    """The client's own function tools; typed ones (``web_search_20250305`` ...) run on Anthropic's servers."""
-    return tool.get("type") in (None, "custom")
+def tool_choice(body: dict[str, Any], kept: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """``tool_choice`` with its known fields only; None when no tool is left or nothing is left to say.
+
+    A choice naming a dropped server tool falls back to ``auto``, keeping
+    ``disable_parallel_tool_use`` if it was set.
+    """
+    choice = body.get("tool_choice")
+    if choice is None:
+        return None
+    if not isinstance(choice, dict) or choice.get("type") not in _CHOICES:
+        raise InvalidRequest("tool_choice: type must be auto, any, tool or none", param="tool_choice")
+    name = choice.get("name")
+    if choice["type"] == "tool" and name not in {t["name"] for t in kept}:
+        if name not in {t.get("name") for t in body.get("tools") or []}:
+            raise InvalidRequest(f"tool_choice.name: {name!r} is not one of the tools", param="tool_choice")
+        if "disable_parallel_tool_use" not in choice:
+            return None  # the model chooses, as with no choice at all
+        choice = {"type": "auto", "disable_parallel_tool_use": choice["disable_parallel_tool_use"]}
+    keys = ("type", "disable_parallel_tool_use", *(("name",) if choice["type"] == "tool" else ()))
+    return {k: choice[k] for k in keys if k in choice} if kept else None
 
 
 def anthropic_to_openai_chat(body: dict[str, Any]) -> dict[str, Any]:
@@ -127,17 +147,14 @@ def anthropic_to_openai_chat(body: dict[str, Any]) -> dict[str, Any]:
     out["max_tokens"] = require_max_tokens(body)
     if stop := check_stop_sequences(body):
         out["stop"] = stop
-    for key in ("temperature", "top_p"):
-        if body.get(key) is not None:
-            out[key] = body[key]
+    out |= {key: body[key] for key in ("temperature", "top_p") if body.get(key) is not None}
     _tools(body, out)
     thinking = body.get("thinking")
     budget = thinking.get("budget_tokens") if isinstance(thinking, dict) and thinking.get("type") == "enabled" else None
     if isinstance(budget, int) and not isinstance(budget, bool):
         out["reasoning_effort"] = "low" if budget <= 4096 else "medium" if budget <= 16384 else "high"
-    if body.get("stream") is True:
-        out["stream"] = True
-        out["stream_options"] = {"include_usage": True}  # message_delta reports usage at the end
+    if body.get("stream") is True:  # message_delta reports usage at the end, so ask for it
+        out |= {"stream": True, "stream_options": {"include_usage": True}}
     return out
 
 
@@ -168,17 +185,15 @@ def _chat_messages(msg: dict[str, Any], where: str) -> list[dict[str, Any]]:
             results.append(_tool_message(block, at))
         else:
             raise InvalidRequest(f"{at}: content block type {kind!r} is not supported for this model", param=at)
-    if len(parts) == 1 and parts[0]["type"] == "text":
-        return [*results, {"role": "user", "content": parts[0]["text"]}]
-    return [*results, {"role": "user", "content": parts}] if parts else results
+    content = parts[0]["text"] if len(parts) == 1 and parts[0]["type"] == "text" else parts
+    return [*results, {"role": "user", "content": content}] if parts else results
 
 
 def _image_url(source: Any, at: str) -> str:
-    if isinstance(source, dict) and source.get("type") == "base64":
-        mime, data = source.get("media_type"), source.get("data")
-        if isinstance(mime, str) and isinstance(data, str):
-            return f"data:{mime};base64,{data}"
-    if isinstance(source, dict) and source.get("type") == "url" and isinstance(source.get("url"), str):
+    kind = source.get("type") if isinstance(source, dict) else None
+    if kind == "base64" and isinstance(source.get("media_type"), str) and isinstance(source.get("data"), str):
+        return f"data:{source['media_type']};base64,{source['data']}"
+    if kind == "url" and isinstance(source.get("url"), str):
         return str(source["url"])
     raise InvalidRequest(f"{at}.source: must be a base64 or url image source", param=at)
 
@@ -188,14 +203,8 @@ def _tool_message(block: dict[str, Any], at: str) -> dict[str, Any]:
     if not isinstance(call_id, str) or not call_id:
         raise InvalidRequest(f"{at}.tool_use_id: must be a non-empty string", param=at)
     content = block.get("content")
-    texts: list[str] = []
-    for inner in block_list(content, f"{at}.content") if content is not None else []:
-        if inner["type"] == "text":
-            texts.append(inner["text"])
-        elif inner["type"] == "image":
-            texts.append(_IMAGE_NOTE)
-        else:
-            texts.append(dumps_str(inner))
+    inner = block_list(content, f"{at}.content") if content is not None else []
+    texts = (b["text"] if b["type"] == "text" else _IMAGE_NOTE if b["type"] == "image" else dumps_str(b) for b in inner)
     text = "\n".join(t for t in texts if t)
     return {"role": "tool", "tool_call_id": call_id, "content": f"Error: {text}" if block.get("is_error") else text}
 
@@ -214,76 +223,30 @@ def _assistant(blocks: list[dict[str, Any]], where: str) -> list[dict[str, Any]]
             calls.append({"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}})
         elif kind not in ("thinking", "redacted_thinking"):  # signed thinking means nothing to other models
             raise InvalidRequest(f"{at}: content block type {kind!r} is not supported for this model", param=at)
-    text = "".join(texts)
-    if not text and not calls:
-        return []
-    message: dict[str, Any] = {"role": "assistant", "content": text or None}
-    if calls:
-        message["tool_calls"] = calls
-    return [message]
+    message: dict[str, Any] = {"role": "assistant", "content": "".join(texts) or None}
+    return [{**message, "tool_calls": calls} if calls else message] if message["content"] or calls else []
 
 
 def _tools(body: dict[str, Any], out: dict[str, Any]) -> None:
     """Function tools, ``tool_choice`` and ``parallel_tool_calls``; server tools have no equivalent here."""
-    tools = []
-    for i, tool in enumerate(check_tools(body)):
-        if not is_custom_tool(tool):
-            continue
-        if not isinstance(tool.get("name"), str) or not tool["name"]:
-            raise InvalidRequest(f"tools[{i}].name: must be a non-empty string", param=f"tools[{i}].name")
-        fn: dict[str, Any] = {"name": tool["name"]}
-        if isinstance(tool.get("description"), str):
-            fn["description"] = tool["description"]
-        fn["parameters"] = tool.get("input_schema") or {"type": "object", "properties": {}}
-        tools.append({"type": "function", "function": fn})
+    tools = client_tools(body)
+    choice = tool_choice(body, tools)
     if not tools:
         return
-    out["tools"] = tools
-    choice = body.get("tool_choice")
-    if choice is None:
-        return
-    if not isinstance(choice, dict) or choice.get("type") not in (*_CHOICES, "tool"):
-        raise InvalidRequest("tool_choice: type must be auto, any, tool or none", param="tool_choice")
-    if choice["type"] == "tool":
-        if tool_choice_name(choice, {t["function"]["name"] for t in tools}, check_tools(body)):
-            out["tool_choice"] = {"type": "function", "function": {"name": choice["name"]}}
-    else:
-        out["tool_choice"] = _CHOICES[choice["type"]]
-    if choice.get("disable_parallel_tool_use") is True:
-        out["parallel_tool_calls"] = False
+    out["tools"] = [{"type": "function", "function": _function(t)} for t in tools]
+    if choice is not None:
+        named = {"type": "function", "function": {"name": choice.get("name")}}
+        out["tool_choice"] = named if choice["type"] == "tool" else _CHOICES[choice["type"]]
+        if choice.get("disable_parallel_tool_use") is True:
+            out["parallel_tool_calls"] = False
 
 
-def tool_choice_name(choice: dict[str, Any], kept: set[str], tools: list[dict[str, Any]]) -> bool:
-    """Whether a ``{"type": "tool"}`` choice still names a tool: one that was dropped lets the model choose."""
-    name = choice.get("name")
-    if name in kept:
-        return True
-    if name in {t.get("name") for t in tools}:
-        return False
-    raise InvalidRequest(f"tool_choice.name: {name!r} is not one of the tools", param="tool_choice.name")
-
-
-def stop_reason(finish_reason: Any, *, used_tools: bool) -> str:
-    """OpenAI ``finish_reason`` -> Anthropic ``stop_reason``; agents loop on ``tool_use``, so calls win."""
-    reason = _STOP.get(finish_reason, "end_turn") if isinstance(finish_reason, str) else "end_turn"
-    return "tool_use" if used_tools and reason == "end_turn" else reason
-
-
-def anthropic_usage(usage: Any) -> dict[str, int]:
-    """OpenAI counts cached tokens inside ``prompt_tokens``; Anthropic reports them apart."""
-    doc = usage if isinstance(usage, dict) else {}
-    details = doc.get("prompt_tokens_details")
-    cached = _count(details.get("cached_tokens")) if isinstance(details, dict) else 0
-    return {
-        "input_tokens": max(_count(doc.get("prompt_tokens")) - cached, 0),
-        "output_tokens": _count(doc.get("completion_tokens")),
-        "cache_read_input_tokens": cached,
-        "cache_creation_input_tokens": 0,
-    }
-
-
-def _count(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+def _function(tool: dict[str, Any]) -> dict[str, Any]:
+    fn: dict[str, Any] = {"name": tool["name"]}
+    if isinstance(tool.get("description"), str):
+        fn["description"] = tool["description"]
+    fn["parameters"] = tool["input_schema"]
+    return fn
 
 
 def openai_chat_to_anthropic(completion: dict[str, Any], *, message_id: str, model: str) -> dict[str, Any]:

@@ -1,0 +1,300 @@
+"""OpenAI Responses API requests (``POST /v1/responses``, Codex CLI) as OpenAI chat requests.
+
+Every upstream family is reached through the Chat Completions converters, so a
+Responses body becomes a chat body here; the answer goes back through
+:func:`chat_to_responses` (kept with the stream translator, which reuses it). The proxy
+stores nothing, so whatever needs server-side state (``previous_response_id``,
+``item_reference``, files, OpenAI's hosted tools) is refused with a 400 naming the field.
+
+Codex sends histories that chat upstreams refuse (pjq ``9042bf8``): developer messages
+between a tool call and its output, calls whose output never came (an interrupted turn)
+and outputs whose call is gone; :func:`_repair` mends each. Freeform ``custom`` tools
+(``apply_patch``) become function tools with one string argument ``input``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from shared.convert.responses_stream import chat_to_responses
+from shared.errors import InvalidRequest
+from shared.jsonutil import dumps_str
+
+__all__ = ["chat_to_responses", "responses_to_chat_request"]
+
+_ROLES = {"user": "user", "assistant": "assistant", "system": "system", "developer": "system"}
+_EFFORTS = {"minimal": "low", "low": "low", "medium": "medium", "high": "high", "xhigh": "high", "max": "high"}
+_STATEFUL = ("previous_response_id", "conversation", "prompt", "background")
+
+
+def _bad(where: str, problem: str) -> InvalidRequest:
+    return InvalidRequest(f"{where}: {problem}", param=where)
+
+
+def _name(item: dict[str, Any], key: str, where: str = "") -> str:
+    value = item.get(key)
+    if not isinstance(value, str) or not value:
+        raise _bad(f"{where}.{key}" if where else key, "must be a non-empty string")
+    return value
+
+
+def responses_to_chat_request(body: dict[str, Any]) -> dict[str, Any]:
+    """A Responses body as a Chat Completions body the chat converters understand (input left alone)."""
+    if not isinstance(body, dict):
+        raise InvalidRequest("the request body must be a JSON object")
+    model = _name(body, "model")
+    for key in _STATEFUL:
+        if body.get(key) not in (None, False):
+            raise _bad(key, "needs state stored by the server, which the proxy does not keep; send the full input")
+    instructions = body.get("instructions")
+    if not isinstance(instructions, str | None):
+        raise _bad("instructions", "must be a string")
+    messages = [{"role": "system", "content": instructions}] if instructions else []
+    messages += _repair(_input_messages(body.get("input")))
+    if all(m["role"] == "system" for m in messages):
+        raise _bad("input", "at least one user or assistant item with content is required")
+    out: dict[str, Any] = {"model": model, "messages": messages}
+    _parameters(body, out)
+    _tools(body, out)
+    return out
+
+
+def _input_messages(items: Any) -> list[dict[str, Any]]:
+    """Input items -> chat messages in order; tool calls join the assistant message right before them."""
+    if isinstance(items, str):
+        return [{"role": "user", "content": items}]
+    if not isinstance(items, list):
+        raise _bad("input", "must be a string or a list of input items")
+    out: list[dict[str, Any]] = []
+    for i, item in enumerate(items):
+        where = f"input[{i}]"
+        if isinstance(item, str):
+            out.append({"role": "user", "content": item})
+            continue
+        if not isinstance(item, dict):
+            raise _bad(where, "must be a string or an input item object")
+        kind = item.get("type", "message")
+        if kind == "message":
+            out += _message(item, where)
+        elif kind in ("function_call", "custom_tool_call"):
+            call = _call(item, where)
+            last = out[-1] if out else None
+            if last is not None and last["role"] == "assistant":  # our own dict: safe to extend
+                last["tool_calls"] = [*last.get("tool_calls", ()), call]
+            else:
+                out.append({"role": "assistant", "content": None, "tool_calls": [call]})
+        elif kind in ("function_call_output", "custom_tool_call_output"):
+            out.append(_output(item, where))
+        elif kind == "item_reference":
+            raise _bad(where, "item_reference needs stored responses, which the proxy does not keep; send the item")
+        elif kind != "reasoning":  # reasoning items carry OpenAI's encrypted state: meaningless upstream
+            raise _bad(f"{where}.type", f"input item type {kind!r} is not supported through SAP AI Core")
+    return out
+
+
+def _message(item: dict[str, Any], where: str) -> list[dict[str, Any]]:
+    role = item.get("role", "user")
+    if role not in _ROLES:
+        raise _bad(f"{where}.role", "must be user, assistant, system or developer")
+    content = item.get("content")
+    if isinstance(content, str):
+        content = [{"type": "input_text", "text": content}]
+    if not isinstance(content, list):
+        raise _bad(f"{where}.content", "must be a string or a list of content parts")
+    parts = [p for j, c in enumerate(content) if (p := _part(c, f"{where}.content[{j}]")).get("text") != ""]
+    if role != "user" and any(p["type"] != "text" for p in parts):
+        raise _bad(f"{where}.content", "images are accepted in user messages only")
+    single = len(parts) == 1 and parts[0]["type"] == "text"
+    return [{"role": _ROLES[role], "content": parts[0]["text"] if single else parts}] if parts else []
+
+
+def _part(part: Any, at: str) -> dict[str, Any]:
+    kind = part.get("type") if isinstance(part, dict) else None
+    if kind in ("input_text", "output_text", "text", "refusal"):
+        text = part.get("refusal" if kind == "refusal" else "text")
+        if not isinstance(text, str):
+            raise _bad(f"{at}.{'refusal' if kind == 'refusal' else 'text'}", "must be a string")
+        return {"type": "text", "text": text}
+    if kind == "input_image":
+        url, detail = part.get("image_url"), part.get("detail")
+        if part.get("file_id") is not None and not url:
+            raise _bad(f"{at}.file_id", "files are not supported through SAP AI Core; send image_url (a data URL)")
+        if not isinstance(url, str) or not url:
+            raise _bad(f"{at}.image_url", "must be a non-empty string")
+        if detail not in (None, "auto", "low", "high"):
+            raise _bad(f"{at}.detail", "must be auto, low or high")
+        return {"type": "image_url", "image_url": {"url": url, **({"detail": detail} if detail else {})}}
+    if kind == "input_file":
+        raise _bad(at, "files are not supported through SAP AI Core")
+    raise _bad(f"{at}.type", f"content part type {kind!r} is not supported")
+
+
+def _call(item: dict[str, Any], where: str) -> dict[str, Any]:
+    call_id, name = _name(item, "call_id", where), _name(item, "name", where)
+    if item["type"] == "custom_tool_call":
+        if not isinstance(item.get("input"), str):
+            raise _bad(f"{where}.input", "must be a string")
+        arguments = dumps_str({"input": item["input"]})  # the shape the custom tool has upstream
+    else:
+        arguments = item.get("arguments", "")
+        if not isinstance(arguments, str):
+            raise _bad(f"{where}.arguments", "must be a JSON string")
+    return {"id": call_id, "type": "function", "function": {"name": name, "arguments": arguments}}
+
+
+def _output(item: dict[str, Any], where: str) -> dict[str, Any]:
+    call_id, output = _name(item, "call_id", where), item.get("output")
+    if isinstance(output, list):
+        output = [_part(p, f"{where}.output[{j}]") for j, p in enumerate(output)]
+    elif not isinstance(output, str):
+        raise _bad(f"{where}.output", "must be a string or a list of content parts")
+    return {"role": "tool", "tool_call_id": call_id, "content": output}
+
+
+def _repair(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each kept call directly followed by its one output; unanswered calls and stray outputs mended.
+
+    Images in tool outputs follow in a user message: only user messages carry images in chat.
+    """
+    called = {c["id"] for m in messages for c in m.get("tool_calls", ())}
+    outputs: dict[str, dict[str, Any]] = {}
+    for msg in messages:
+        if msg["role"] == "tool" and msg["tool_call_id"] in called:
+            outputs.setdefault(msg["tool_call_id"], msg)
+    out: list[dict[str, Any]] = []
+    placed: set[str] = set()
+    for msg in messages:
+        if msg["role"] == "tool":
+            if outputs.get(msg["tool_call_id"]) is not msg:
+                text, extra = _split(msg["content"])
+                note = {"type": "text", "text": f"[tool output for {msg['tool_call_id']}]: {text}"}
+                out.append({"role": "user", "content": [note, *extra] if extra else note["text"]})
+            continue
+        if "tool_calls" not in msg:
+            out.append(msg)
+            continue
+        calls = [c for c in msg["tool_calls"] if c["id"] in outputs and c["id"] not in placed]
+        msg = {k: v for k, v in msg.items() if k != "tool_calls"}
+        if calls:
+            msg["tool_calls"] = calls
+        elif not msg.get("content"):
+            continue  # only unanswered calls: nothing left to say
+        out.append(msg)
+        images: list[dict[str, Any]] = []
+        for call in calls:
+            placed.add(call["id"])
+            text, pictures = _split(outputs[call["id"]]["content"])
+            out.append({"role": "tool", "tool_call_id": call["id"], "content": text})
+            images += pictures
+        if images:
+            note = {"type": "text", "text": "[images from the tool outputs above]"}
+            out.append({"role": "user", "content": [note, *images]})
+    return out
+
+
+def _split(content: str | list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
+    if isinstance(content, str):
+        return content, []
+    return "".join(p["text"] for p in content if p["type"] == "text"), [p for p in content if p["type"] != "text"]
+
+
+def _parameters(body: dict[str, Any], out: dict[str, Any]) -> None:
+    limit = body.get("max_output_tokens")
+    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
+        raise _bad("max_output_tokens", "must be a positive integer")
+    for key, value in (("max_tokens", limit), ("temperature", body.get("temperature")), ("top_p", body.get("top_p"))):
+        if not isinstance(value, int | float | None) or isinstance(value, bool):
+            raise _bad(key, "must be a number")
+        if value is not None:
+            out[key] = value
+    reasoning = _object(body, "reasoning")
+    effort = reasoning.get("effort")
+    if effort not in (None, "none"):
+        if effort not in _EFFORTS:
+            raise _bad("reasoning.effort", "must be none, minimal, low, medium, high or xhigh")
+        out["reasoning_effort"] = _EFFORTS[effort]
+    if (fmt := _response_format(_object(body, "text").get("format"))) is not None:
+        out["response_format"] = fmt
+    if _flag(body, "stream"):
+        out["stream"] = True
+        out["stream_options"] = {"include_usage": True}  # response.completed reports usage
+
+
+def _flag(body: dict[str, Any], key: str) -> bool | None:
+    if body.get(key) not in (None, True, False):
+        raise _bad(key, "must be a boolean")
+    return body.get(key)
+
+
+def _object(body: dict[str, Any], key: str) -> dict[str, Any]:
+    value = body.get(key)
+    if value is not None and not isinstance(value, dict):
+        raise _bad(key, "must be an object")
+    return value or {}
+
+
+def _response_format(fmt: Any) -> dict[str, Any] | None:
+    kind = fmt.get("type") if isinstance(fmt, dict) else None
+    if fmt is None or kind == "text":
+        return None
+    if kind == "json_object":
+        return {"type": "json_object"}
+    if kind != "json_schema" or not isinstance(fmt.get("name"), str) or not isinstance(fmt.get("schema"), dict):
+        raise _bad("text.format", "must be text, json_object, or json_schema with a string name and a schema object")
+    spec = {k: fmt[k] for k in ("name", "description", "schema", "strict") if fmt.get(k) is not None}
+    return {"type": "json_schema", "json_schema": spec}
+
+
+def _tools(body: dict[str, Any], out: dict[str, Any]) -> None:
+    """Function and custom tools; tool_choice and parallel_tool_calls only with tools (Azure refuses them bare)."""
+    tools = body.get("tools")
+    if tools is not None and not isinstance(tools, list):
+        raise _bad("tools", "must be a list of tools")
+    chat = [_tool(t, f"tools[{i}]") for i, t in enumerate(tools or ())]
+    choice = _tool_choice(body.get("tool_choice"), {t["function"]["name"] for t in chat})
+    parallel = _flag(body, "parallel_tool_calls")
+    if chat:
+        out["tools"] = chat
+        out.update((k, v) for k, v in (("tool_choice", choice), ("parallel_tool_calls", parallel)) if v is not None)
+
+
+def _tool(tool: Any, where: str) -> dict[str, Any]:
+    kind = tool.get("type") if isinstance(tool, dict) else None
+    if kind not in ("function", "custom"):
+        raise _bad(f"{where}.type", f"tool type {kind!r} is not available through SAP AI Core; use function tools")
+    name, description = _name(tool, "name", where), tool.get("description")
+    if description is not None and not isinstance(description, str):
+        raise _bad(f"{where}.description", "must be a string")
+    if kind == "custom":
+        parameters: Any = {"type": "object", "properties": {"input": {"type": "string"}}, "required": ["input"]}
+        description = _custom_description(description or "", tool.get("format"), f"{where}.format")
+    else:
+        parameters = tool.get("parameters") or {"type": "object", "properties": {}}
+        if not isinstance(parameters, dict):
+            raise _bad(f"{where}.parameters", "must be a JSON schema object")
+    fn = {"name": name, **({"description": description} if description else {}), "parameters": parameters}
+    return {"type": "function", "function": fn}
+
+
+def _custom_description(description: str, fmt: Any, where: str) -> str:
+    """A freeform tool's input rules in words, since the upstream only knows JSON arguments."""
+    note = "Put the tool's raw input text, not JSON, in the string argument `input`."
+    kind = fmt.get("type") if isinstance(fmt, dict) else None
+    if kind == "grammar":
+        syntax, definition = fmt.get("syntax"), fmt.get("definition")
+        if not isinstance(syntax, str) or not isinstance(definition, str):
+            raise _bad(where, "a grammar format needs a string syntax and definition")
+        note += f" The input must follow this {syntax} grammar:\n{definition}"
+    elif fmt is not None and kind != "text":
+        raise _bad(f"{where}.type", "must be text or grammar")
+    return f"{description}\n\n{note}" if description else note
+
+
+def _tool_choice(choice: Any, names: set[str]) -> Any:
+    if choice is None or choice in ("auto", "none", "required"):
+        return choice
+    if isinstance(choice, dict) and choice.get("type") in ("function", "custom"):
+        if choice.get("name") not in names:
+            raise _bad("tool_choice.name", f"{choice.get('name')!r} is not one of the tools")
+        return {"type": "function", "function": {"name": choice["name"]}}
+    raise _bad("tool_choice", "must be auto, none, required or {type: function, name}")
