@@ -27,7 +27,7 @@ from shared.convert.anthropic_stream import (
 )
 from shared.convert.bedrock_sanitize import anthropic_to_bedrock_invoke
 from shared.convert.token_estimate import estimate_input_tokens
-from shared.errors import InvalidRequest, ModelNotFound
+from shared.errors import InvalidRequest, ModelNotFound, UpstreamProtocolError
 from shared.flow import Command, Reply, Streaming
 from shared.jsonutil import dumps, loads
 from shared.routing import ModelRoute, family_from_name
@@ -83,6 +83,10 @@ def messages_flow(
         raise InvalidRequest("stream: must be true or false", param="stream")
     if route.family != "claude":
         chat_doc = {**anthropic_to_openai_chat(doc), "model": route.name}
+        cap = route.max_tokens_cap
+        if cap is not None and isinstance(chat_doc.get("max_tokens"), int) and chat_doc["max_tokens"] > cap:
+            # Claude Code asks for 32000 whatever the model; gpt-4o refuses more than 16384.
+            chat_doc["max_tokens"] = cap
         answer = AnthropicAnswer(ids.completion_id, ids.model)
         return (yield from chat_flow(parse_chat_request(chat_doc), upstreams, ids, answer, request_id=request_id))
     body = dumps(anthropic_to_bedrock_invoke(doc, beta_header=headers.get("anthropic-beta")))
@@ -91,11 +95,16 @@ def messages_flow(
     _, resp = yield from upstreams.call(targets, path, body, stream=bool(stream), request_id=request_id)
     if stream:
         return Streaming(_relay(SSEJsonDecoder(loads), [BedrockEventsPassthrough(model=ids.model)]))
-    return Reply(200, resp.body)  # Bedrock's answer is already an Anthropic message
+    try:
+        message = loads(resp.body)  # Bedrock's answer is already an Anthropic message
+        message["model"] = ids.model  # the name the client asked for, as in the stream
+    except (ValueError, TypeError) as exc:
+        raise UpstreamProtocolError(f"Bedrock sent an answer the proxy could not read: {exc}") from exc
+    return Reply(200, dumps(message))
 
 
 def count_tokens_reply(doc: dict[str, Any]) -> Reply:
-    """``/v1/messages/count_tokens``: an estimate, nothing goes upstream (see docs/anthropic.md)."""
+    """``/v1/messages/count_tokens``: an estimate, nothing goes upstream (see docs/coding-agents.md)."""
     if not isinstance(doc.get("model"), str) or not doc["model"]:
         raise InvalidRequest("model: required, a non-empty string", param="model")
     if not isinstance(doc.get("messages"), list):

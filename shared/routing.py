@@ -37,6 +37,7 @@ class ModelRoute:
     api_version: str
     upstream_model: str  # the backend's own name (Gemini URLs need it)
     max_tokens: int
+    max_tokens_cap: int | None = None  # the configured max_tokens, if any: also a ceiling for requests
 
 
 class Router:
@@ -70,4 +71,5 @@ def _route(name: str, settings: ModelSettings | None) -> ModelRoute:
         api_version=s.api_version or DEFAULT_API_VERSION,
         upstream_model=upstream,
         max_tokens=s.max_tokens or DEFAULT_MAX_TOKENS,
+        max_tokens_cap=s.max_tokens,
     )

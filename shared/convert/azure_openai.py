@@ -29,6 +29,7 @@ REASONING_PREFIXES = ("o1", "o3", "o4", "gpt-5")
 # Azure validates messages with additionalProperties: false ("'annotations' was unexpected").
 MESSAGE_KEYS = frozenset(("role", "content", "name", "tool_calls", "tool_call_id", "function_call", "refusal", "audio"))
 _DONE_DATA = b"[DONE]"
+MAX_STOP = 4
 
 
 def is_reasoning_model(name: str) -> bool:
@@ -60,6 +61,9 @@ def openai_to_azure_chat(body: dict[str, Any], *, reasoning_model: bool) -> dict
         out.pop("top_p", None)
     else:
         out.pop("reasoning_effort", None)  # refused by models that do not reason
+    stop = out.get("stop")
+    if isinstance(stop, list) and len(stop) > MAX_STOP:
+        out["stop"] = stop[:MAX_STOP]  # Azure refuses more; Anthropic-API clients may send more
     return out
 
 

@@ -96,6 +96,12 @@ def test_slow_headers_time_out_then_fail_over(stack: Stack, sim: Sim, mode: str)
     assert time.monotonic() - started < 8
 
 
+def test_slow_body_after_the_head_times_out_and_is_retried(stack: Stack, sim: Sim):
+    sim.fault(target="*", delay_first_chunk_ms=3000, stream=False, times=1)
+    r = call(stack, "json")
+    assert status_of(r) == 200 and r.json()["choices"][0]["message"]["content"] == "gpt-4o says: fault test"
+
+
 @pytest.mark.parametrize("mode", MODES)
 def test_everything_slow_is_504(stack: Stack, sim: Sim, mode: str):
     sim.fault(target="*", delay_headers_ms=2500)

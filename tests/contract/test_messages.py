@@ -43,7 +43,7 @@ def test_create(stack: Stack, model: str):
     msg = sdk(stack).messages.create(
         model=model, max_tokens=100, system="Be brief.", messages=[{"role": "user", "content": "Hello there"}]
     )
-    assert msg.type == "message" and msg.role == "assistant"
+    assert msg.type == "message" and msg.role == "assistant" and msg.model == model
     assert [b.type for b in msg.content] == ["text"]
     assert msg.content[0].text == f"{model} says: Hello there"
     assert msg.stop_reason == "end_turn"
