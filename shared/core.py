@@ -22,6 +22,7 @@ from shared.config import ProxyConfig
 from shared.errors import PayloadTooLarge, ProxyError, UnsupportedMediaType, render_error
 from shared.flow import Job, Reply
 from shared.jsonutil import dumps, loads
+from shared.responses_route import responses_flow
 from shared.retry import CircuitBreakers
 from shared.routes import Route
 from shared.routing import Router
@@ -40,7 +41,9 @@ class Incoming:
 
 
 def new_random_id(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:29]}"
+    """``chatcmpl-…`` and ``req-…`` as OpenAI writes them; ``msg_…``/``resp_…`` as Anthropic and Responses do."""
+    sep = "-" if prefix in ("chatcmpl", "req") else "_"
+    return f"{prefix}{sep}{uuid.uuid4().hex[:29]}"
 
 
 class ProxyCore:
@@ -77,6 +80,7 @@ class ProxyCore:
             "embeddings": self._embeddings,
             "list_models": lambda body, inc: Reply(200, self._models_body),
             "messages": self._messages,
+            "responses": self._responses,
             "count_tokens": lambda body, inc: count_tokens_reply(parse_json_object(body)),
             # Claude Code telemetry: accepted so the client stops retrying; never forwarded or logged.
             "event_logging": lambda body, inc: Reply(200, b'{"status":"ok"}'),
@@ -161,6 +165,12 @@ class ProxyCore:
             doc, inc.headers, self.upstreams, self.config.fallback_models, ids, request_id=inc.request_id
         )
         return Job(flow, "anthropic", model)
+
+    def _responses(self, body: bytes, inc: Incoming) -> Reply | Job:
+        doc = parse_json_object(body)
+        model = doc.get("model") if isinstance(doc.get("model"), str) else None
+        ids = ResponseIds(self._new_id("resp"), int(inc.now), model or "")
+        return Job(responses_flow(doc, self.upstreams, ids, request_id=inc.request_id), "openai", model)
 
     def _embeddings(self, body: bytes, inc: Incoming) -> Reply | Job:
         doc = parse_json_object(body)

@@ -26,6 +26,7 @@ ROUTES: tuple[Route, ...] = (
     Route("/v1/models", "GET", "list_models"),
     Route("/v1/messages", "POST", "messages", dialect="anthropic"),
     Route("/v1/messages/count_tokens", "POST", "count_tokens", dialect="anthropic"),
+    Route("/v1/responses", "POST", "responses"),
     Route("/api/event_logging/batch", "POST", "event_logging", auth=False),
     Route("/health", "GET", "health", auth=False),
 )

@@ -228,7 +228,7 @@ class ChatToResponsesStream:
                     out += self._text(kind, piece)
             for call in delta.get("tool_calls") or ():
                 out += self._call(call)
-            if isinstance(reason := choice.get("finish_reason"), str):
+            if isinstance(reason := _obj(choice).get("finish_reason"), str):
                 self._end[0] = reason
         return out
 

@@ -125,8 +125,14 @@ def test_content_parts() -> None:
         [
             {"role": "user", "content": [{"type": "input_text", "text": "one part"}]},
             {"role": "user", "content": [{"type": "input_text", "text": "look"}, image]},
-            {"role": "assistant", "content": [{"type": "output_text", "text": "a"}, {"type": "refusal", "refusal": "b"}]},
-            {"role": "user", "content": [{"type": "text", "text": "t"}, {"type": "input_image", "image_url": "https://x/y.png"}]},
+            {
+                "role": "assistant",
+                "content": [{"type": "output_text", "text": "a"}, {"type": "refusal", "refusal": "b"}],
+            },
+            {
+                "role": "user",
+                "content": [{"type": "text", "text": "t"}, {"type": "input_image", "image_url": "https://x/y.png"}],
+            },
             {"role": "user", "content": []},
             {"role": "user", "content": ""},
             {"role": "user", "content": [{"type": "input_text", "text": ""}]},
@@ -174,7 +180,11 @@ def test_consecutive_calls_merge_and_join_a_preceding_assistant_text_across_reas
     )
     assert out == [
         {"role": "user", "content": "go"},
-        {"role": "assistant", "content": "Running two commands.", "tool_calls": [chat_call("c1"), chat_call("c2", "read")]},
+        {
+            "role": "assistant",
+            "content": "Running two commands.",
+            "tool_calls": [chat_call("c1"), chat_call("c2", "read")],
+        },
         tool_msg("c1", "one"),
         tool_msg("c2", "two"),
         {"role": "assistant", "content": None, "tool_calls": [chat_call("c3")]},
@@ -198,7 +208,13 @@ def test_custom_tool_calls_and_outputs_round_trip_as_function_calls() -> None:
 
 def test_function_call_output_parts() -> None:
     image = {"type": "input_image", "image_url": "data:image/png;base64,iVBORw0KGgo="}
-    out = messages(["look", call("c1"), output("c1", [{"type": "input_text", "text": "see "}, image, {"type": "input_text", "text": "this"}])])
+    out = messages(
+        [
+            "look",
+            call("c1"),
+            output("c1", [{"type": "input_text", "text": "see "}, image, {"type": "input_text", "text": "this"}]),
+        ]
+    )
     assert out[2] == tool_msg("c1", "see this")
     # Chat Completions carries images in user messages only: they follow the tool outputs.
     assert out[3] == {
@@ -225,7 +241,9 @@ def test_repair_output_separated_from_its_call_by_a_developer_message() -> None:
 
 
 def test_repair_parallel_outputs_separated_and_reordered() -> None:
-    out = messages(["run", call("a"), call("b"), {"role": "developer", "content": "x"}, output("b", "B"), "more", output("a", "A")])
+    out = messages(
+        ["run", call("a"), call("b"), {"role": "developer", "content": "x"}, output("b", "B"), "more", output("a", "A")]
+    )
     assert out == [
         {"role": "user", "content": "run"},
         {"role": "assistant", "content": None, "tool_calls": [chat_call("a"), chat_call("b")]},
@@ -254,7 +272,9 @@ def test_repair_orphan_call_beside_text_and_answered_calls() -> None:
 
 def test_repair_orphan_output_becomes_user_text() -> None:
     image = {"type": "input_image", "image_url": "data:image/png;base64,iVBORw0KGgo="}
-    out = messages(["hi", output("gone", "stale result"), output("gone2", [{"type": "input_text", "text": "pic"}, image])])
+    out = messages(
+        ["hi", output("gone", "stale result"), output("gone2", [{"type": "input_text", "text": "pic"}, image])]
+    )
     assert out == [
         {"role": "user", "content": "hi"},
         {"role": "user", "content": "[tool output for gone]: stale result"},
@@ -321,11 +341,21 @@ def test_function_and_custom_tools() -> None:
             "model": "m",
             "input": "hi",
             "tools": [
-                {"type": "function", "name": "f", "description": "does f", "parameters": {"type": "object"}, "strict": True},
+                {
+                    "type": "function",
+                    "name": "f",
+                    "description": "does f",
+                    "parameters": {"type": "object"},
+                    "strict": True,
+                },
                 {"type": "function", "name": "g"},
                 {"type": "custom", "name": "free"},
                 {"type": "custom", "name": "txt", "description": "Text in.", "format": {"type": "text"}},
-                {"type": "custom", "name": "gram", "format": {"type": "grammar", "syntax": "regex", "definition": "[a-z]+"}},
+                {
+                    "type": "custom",
+                    "name": "gram",
+                    "format": {"type": "grammar", "syntax": "regex", "definition": "[a-z]+"},
+                },
             ],
         }
     )
@@ -404,13 +434,24 @@ def test_parameters() -> None:
         "temperature": 0.2,
         "top_p": 1,
         "reasoning_effort": "high",
-        "response_format": {"type": "json_schema", "json_schema": {"name": "r", "schema": {"type": "object"}, "strict": True}},
+        "response_format": {
+            "type": "json_schema",
+            "json_schema": {"name": "r", "schema": {"type": "object"}, "strict": True},
+        },
     }
 
 
 @pytest.mark.parametrize(
     ("effort", "wanted"),
-    [("minimal", "low"), ("low", "low"), ("medium", "medium"), ("high", "high"), ("xhigh", "high"), ("none", None), (None, None)],
+    [
+        ("minimal", "low"),
+        ("low", "low"),
+        ("medium", "medium"),
+        ("high", "high"),
+        ("xhigh", "high"),
+        ("none", None),
+        (None, None),
+    ],
 )
 def test_reasoning_effort(effort: Any, wanted: Any) -> None:
     assert convert({"model": "m", "input": "hi", "reasoning": {"effort": effort}}).get("reasoning_effort") == wanted
@@ -421,7 +462,10 @@ def test_reasoning_effort(effort: Any, wanted: Any) -> None:
     [({"type": "text"}, None), ({"type": "json_object"}, {"type": "json_object"}), (None, None)],
 )
 def test_text_format(fmt: Any, wanted: Any) -> None:
-    assert convert({"model": "m", "input": "hi", "text": {"format": fmt, "verbosity": "low"}}).get("response_format") == wanted
+    assert (
+        convert({"model": "m", "input": "hi", "text": {"format": fmt, "verbosity": "low"}}).get("response_format")
+        == wanted
+    )
 
 
 # ------------------------------------------------------------------ client errors
@@ -448,13 +492,25 @@ def test_text_format(fmt: Any, wanted: Any) -> None:
         ({"input": [{"role": "user", "content": [{"type": "input_audio"}]}]}, "input[0].content[0].type"),
         ({"input": [{"role": "user", "content": ["bare"]}]}, "input[0].content[0].type"),
         ({"input": [{"role": "user", "content": [{"type": "input_file", "file_id": "f"}]}]}, "input[0].content[0]"),
-        ({"input": [{"role": "user", "content": [{"type": "input_image", "file_id": "file_1"}]}]}, "input[0].content[0].file_id"),
+        (
+            {"input": [{"role": "user", "content": [{"type": "input_image", "file_id": "file_1"}]}]},
+            "input[0].content[0].file_id",
+        ),
         ({"input": [{"role": "user", "content": [{"type": "input_image"}]}]}, "input[0].content[0].image_url"),
-        ({"input": [{"role": "user", "content": [{"type": "input_image", "image_url": "u", "detail": "max"}]}]}, "input[0].content[0].detail"),
-        ({"input": [{"role": "assistant", "content": [{"type": "input_image", "image_url": "u"}]}]}, "input[0].content"),
+        (
+            {"input": [{"role": "user", "content": [{"type": "input_image", "image_url": "u", "detail": "max"}]}]},
+            "input[0].content[0].detail",
+        ),
+        (
+            {"input": [{"role": "assistant", "content": [{"type": "input_image", "image_url": "u"}]}]},
+            "input[0].content",
+        ),
         ({"input": ["a", {"type": "function_call", "name": "f", "arguments": "{}"}]}, "input[1].call_id"),
         ({"input": ["a", {"type": "function_call", "call_id": "c", "arguments": "{}"}]}, "input[1].name"),
-        ({"input": ["a", {"type": "function_call", "call_id": "c", "name": "f", "arguments": {}}]}, "input[1].arguments"),
+        (
+            {"input": ["a", {"type": "function_call", "call_id": "c", "name": "f", "arguments": {}}]},
+            "input[1].arguments",
+        ),
         ({"input": ["a", {"type": "custom_tool_call", "call_id": "c", "name": "f"}]}, "input[1].input"),
         ({"input": ["a", {"type": "function_call_output", "output": "x"}]}, "input[1].call_id"),
         ({"input": ["a", {"type": "function_call_output", "call_id": "c", "output": 3}]}, "input[1].output"),
@@ -469,7 +525,10 @@ def test_text_format(fmt: Any, wanted: Any) -> None:
         ({"tools": ["f"]}, "tools[0].type"),
         ({"tool_choice": "any"}, "tool_choice"),
         ({"tool_choice": {"type": "allowed_tools"}}, "tool_choice"),
-        ({"tools": [{"type": "function", "name": "f"}], "tool_choice": {"type": "function", "name": "g"}}, "tool_choice.name"),
+        (
+            {"tools": [{"type": "function", "name": "f"}], "tool_choice": {"type": "function", "name": "g"}},
+            "tool_choice.name",
+        ),
         ({"parallel_tool_calls": "yes"}, "parallel_tool_calls"),
         ({"max_output_tokens": 0}, "max_output_tokens"),
         ({"max_output_tokens": True}, "max_output_tokens"),
@@ -496,7 +555,11 @@ def test_body_must_be_an_object() -> None:
 def test_stateful_refusal_says_what_to_do() -> None:
     refused({"previous_response_id": "resp_1"}, "previous_response_id", "full input")
     refused({"input": ["a", {"type": "item_reference", "id": "x"}]}, "input[1]", "item_reference")
-    refused({"input": [{"role": "user", "content": [{"type": "input_image", "file_id": "f"}]}]}, "input[0].content[0].file_id", "files")
+    refused(
+        {"input": [{"role": "user", "content": [{"type": "input_image", "file_id": "f"}]}]},
+        "input[0].content[0].file_id",
+        "files",
+    )
 
 
 # ------------------------------------------------------------------ response objects
@@ -504,7 +567,12 @@ def test_stateful_refusal_says_what_to_do() -> None:
 
 def completion(message: dict[str, Any], finish: str = "stop", usage: dict[str, Any] | None = None) -> dict[str, Any]:
     return chat_completion(
-        completion_id="chatcmpl-1", created=1, model="gpt-4o-2024-08-06", message=message, finish_reason=finish, usage=usage
+        completion_id="chatcmpl-1",
+        created=1,
+        model="gpt-4o-2024-08-06",
+        message=message,
+        finish_reason=finish,
+        usage=usage,
     )
 
 
@@ -584,36 +652,79 @@ def test_request_settings_are_echoed() -> None:
 
 
 def test_tool_call_response() -> None:
-    message = {"role": "assistant", "content": None, "tool_calls": [chat_call("call_1", "shell", '{"cmd":"ls"}'), chat_call("call_2", "read")]}
+    message = {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [chat_call("call_1", "shell", '{"cmd":"ls"}'), chat_call("call_2", "read")],
+    }
     out = to_response(completion(message, "tool_calls"))
     assert out["output"] == [
-        {"id": "fc_call_1", "type": "function_call", "status": "completed", "call_id": "call_1", "name": "shell", "arguments": '{"cmd":"ls"}'},
-        {"id": "fc_call_2", "type": "function_call", "status": "completed", "call_id": "call_2", "name": "read", "arguments": "{}"},
+        {
+            "id": "fc_call_1",
+            "type": "function_call",
+            "status": "completed",
+            "call_id": "call_1",
+            "name": "shell",
+            "arguments": '{"cmd":"ls"}',
+        },
+        {
+            "id": "fc_call_2",
+            "type": "function_call",
+            "status": "completed",
+            "call_id": "call_2",
+            "name": "read",
+            "arguments": "{}",
+        },
     ]
     assert out["output_text"] == ""
 
 
 def test_text_reasoning_and_calls_come_in_that_order() -> None:
-    message = {"role": "assistant", "content": "Let me look.", "reasoning_content": "Think first.", "tool_calls": [chat_call("c")]}
+    message = {
+        "role": "assistant",
+        "content": "Let me look.",
+        "reasoning_content": "Think first.",
+        "tool_calls": [chat_call("c")],
+    }
     out = to_response(completion(message, "tool_calls", make_usage(5, 20, reasoning=12)))
     assert [item["type"] for item in out["output"]] == ["reasoning", "message", "function_call"]
-    assert out["output"][0] == {"id": "rs_abc123", "type": "reasoning", "summary": [{"type": "summary_text", "text": "Think first."}]}
+    assert out["output"][0] == {
+        "id": "rs_abc123",
+        "type": "reasoning",
+        "summary": [{"type": "summary_text", "text": "Think first."}],
+    }
     assert out["usage"]["output_tokens_details"] == {"reasoning_tokens": 12}
 
 
 def test_custom_tool_call_response() -> None:
-    request = {"model": "m", "input": "x", "tools": [{"type": "custom", "name": "apply_patch"}, {"type": "function", "name": "shell"}]}
+    request = {
+        "model": "m",
+        "input": "x",
+        "tools": [{"type": "custom", "name": "apply_patch"}, {"type": "function", "name": "shell"}],
+    }
     patch = "*** Begin Patch\n*** End Patch\n"
-    calls = [chat_call("c1", "apply_patch", json.dumps({"input": patch})), chat_call("c2", "apply_patch", "not json"), chat_call("c3")]
+    calls = [
+        chat_call("c1", "apply_patch", json.dumps({"input": patch})),
+        chat_call("c2", "apply_patch", "not json"),
+        chat_call("c3"),
+    ]
     out = to_response(completion({"role": "assistant", "content": None, "tool_calls": calls}, "tool_calls"), request)
-    assert out["output"][0] == {"id": "ctc_c1", "type": "custom_tool_call", "call_id": "c1", "name": "apply_patch", "input": patch}
+    assert out["output"][0] == {
+        "id": "ctc_c1",
+        "type": "custom_tool_call",
+        "call_id": "c1",
+        "name": "apply_patch",
+        "input": patch,
+    }
     assert out["output"][1]["input"] == "not json"  # nothing is lost when the model did not wrap its input
     assert out["output"][2]["type"] == "function_call"
 
 
 @pytest.mark.parametrize(("finish", "reason"), [("length", "max_output_tokens"), ("content_filter", "content_filter")])
 def test_incomplete_responses(finish: str, reason: str) -> None:
-    out = to_response(completion({"role": "assistant", "content": "Trunc", "tool_calls": [chat_call("c", arguments='{"a":')]}, finish))
+    out = to_response(
+        completion({"role": "assistant", "content": "Trunc", "tool_calls": [chat_call("c", arguments='{"a":')]}, finish)
+    )
     assert out["status"] == "incomplete" and out["incomplete_details"] == {"reason": reason}
     assert {item["status"] for item in out["output"]} == {"incomplete"}
 
@@ -621,15 +732,21 @@ def test_incomplete_responses(finish: str, reason: str) -> None:
 def test_refusal_and_list_content_become_text() -> None:
     out = to_response(completion({"role": "assistant", "content": None, "refusal": "I can't help with that."}))
     assert out["output_text"] == "I can't help with that."
-    out = to_response(completion({"role": "assistant", "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]}))
+    out = to_response(
+        completion({"role": "assistant", "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]})
+    )
     assert out["output_text"] == "ab"
 
 
 def test_empty_answer_and_ids_without_prefix() -> None:
-    out = chat_to_responses(completion({"role": "assistant", "content": ""}), response_id="r1", created_at=1, request={"model": "m"})
+    out = chat_to_responses(
+        completion({"role": "assistant", "content": ""}), response_id="r1", created_at=1, request={"model": "m"}
+    )
     valid_response(out)
     assert out["output"] == [] and out["output_text"] == ""
-    out = chat_to_responses(completion({"role": "assistant", "content": "x"}), response_id="r1", created_at=1, request={"model": "m"})
+    out = chat_to_responses(
+        completion({"role": "assistant", "content": "x"}), response_id="r1", created_at=1, request={"model": "m"}
+    )
     assert out["output"][0]["id"] == "msg_r1"
 
 
@@ -647,7 +764,10 @@ def test_tool_call_arguments_as_an_object_are_encoded() -> None:
         ({"choices": [{"message": "text"}]}, UpstreamProtocolError),
         ([], UpstreamProtocolError),
         ({"choices": [{"message": {"role": "assistant", "tool_calls": "x"}}]}, UpstreamProtocolError),
-        ({"choices": [{"message": {"role": "assistant", "tool_calls": [{"function": {"name": "f"}}]}}]}, UpstreamProtocolError),
+        (
+            {"choices": [{"message": {"role": "assistant", "tool_calls": [{"function": {"name": "f"}}]}}]},
+            UpstreamProtocolError,
+        ),
         ({"choices": [{"message": {"role": "assistant", "tool_calls": ["x"]}}]}, UpstreamProtocolError),
     ],
 )
