@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
-import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -50,20 +50,11 @@ def test_cold_burst_fetches_one_token_per_sub_account(name, sim: Sim, proxy_conf
     )
     try:
         before = sim.stats()["token_fetches"]
-        statuses: list[int] = []
-
-        def hit() -> None:
-            body = {"model": "gpt-4o", "messages": [{"role": "user", "content": "burst"}]}
-            r = httpx.post(
-                f"{url}/v1/chat/completions", json=body, headers={"Authorization": "Bearer sim-key"}, timeout=30
-            )
-            statuses.append(r.status_code)
-
-        threads = [threading.Thread(target=hit) for _ in range(200)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        body = {"model": "gpt-4o", "messages": [{"role": "user", "content": "burst"}]}
+        limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
+        with httpx.Client(base_url=url, headers={"Authorization": "Bearer sim-key"}, timeout=30, limits=limits) as c:
+            with ThreadPoolExecutor(max_workers=200) as pool:
+                statuses = list(pool.map(lambda _: c.post("/v1/chat/completions", json=body).status_code, range(200)))
         after = sim.stats()["token_fetches"]
         assert statuses == [200] * 200
         grown = {k: after.get(k, 0) - before.get(k, 0) for k in after if after.get(k, 0) != before.get(k, 0)}
