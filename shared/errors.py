@@ -51,6 +51,7 @@ __all__ = [
     "UpstreamUnavailable",
     "render_error",
     "stream_broken",
+    "transport_error",
     "upstream_error_message",
 ]
 
@@ -206,11 +207,23 @@ def upstream_error_message(body: bytes) -> str:
     return text or "(empty body)"
 
 
+def transport_error(kind: str, where: str) -> UpstreamError:
+    """One message per kind of transport failure (``connect_timeout``, ``timeout``, ``connect``,
+    anything else), so both stacks say the same thing whatever their client library raised."""
+    if kind == "connect_timeout":
+        return UpstreamTimeout(f"connecting to {where} timed out")
+    if kind == "timeout":
+        return UpstreamTimeout(f"{where} did not answer in time")
+    if kind == "connect":
+        return UpstreamUnavailable(f"could not connect to {where}")
+    return UpstreamError(f"call to {where} failed")
+
+
 def stream_broken(exc: BaseException) -> UpstreamError:
     """What a transport reports when the upstream stream dies after it started."""
     if "timeout" in type(exc).__name__.lower():
         return UpstreamTimeout("the upstream stream went silent for longer than the read timeout")
-    return UpstreamError(f"the upstream stream broke off before the answer was complete ({type(exc).__name__})")
+    return UpstreamError("the upstream stream broke off before the answer was complete")
 
 
 def render_error(exc: ProxyError, dialect: str) -> tuple[int, dict[str, str], bytes]:

@@ -23,9 +23,8 @@ from shared.errors import (
     ProxyError,
     TokenFetchError,
     UpstreamError,
-    UpstreamTimeout,
-    UpstreamUnavailable,
     stream_broken,
+    transport_error,
 )
 from shared.flow import Clock, Job, NeedToken, Reply, Send, Sleep, Streaming, StreamReply
 from shared.silence import SilenceTimer
@@ -117,7 +116,7 @@ class Upstream:
                 async with self._http.post(req.url, headers=dict(req.headers), timeout=self._token_timeout) as resp:
                     status, body = resp.status, await resp.read()
             except (TimeoutError, aiohttp.ClientError) as exc:
-                raise TokenFetchError(f"could not reach the {req.label}: {type(exc).__name__}") from None
+                raise TokenFetchError(f"could not reach the {req.label}: {_mapped(exc, 'it').message}") from None
             return cache.accept(status, body, time.time())
 
     async def _send(self, cmd: Send) -> tuple[UpstreamResponse, aiohttp.ClientResponse | None]:
@@ -147,12 +146,12 @@ class Upstream:
 
 def _mapped(exc: BaseException, where: str) -> UpstreamError:
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
-        return UpstreamTimeout(f"connecting to {where} timed out")
+        return transport_error("connect_timeout", where)
     if isinstance(exc, asyncio.TimeoutError):
-        return UpstreamTimeout(f"{where} did not answer in time")
+        return transport_error("timeout", where)
     if isinstance(exc, aiohttp.ClientConnectionError):
-        return UpstreamUnavailable(f"could not connect to {where}")
-    return UpstreamError(f"call to {where} failed: {type(exc).__name__}")
+        return transport_error("connect", where)
+    return transport_error("other", where)
 
 
 def _close(resp: aiohttp.ClientResponse | None) -> None:

@@ -25,9 +25,8 @@ from shared.errors import (
     ProxyError,
     TokenFetchError,
     UpstreamError,
-    UpstreamTimeout,
-    UpstreamUnavailable,
     stream_broken,
+    transport_error,
 )
 from shared.flow import Clock, Job, NeedToken, Reply, Send, Sleep, Streaming, StreamReply
 from shared.silence import SilenceTimer
@@ -113,7 +112,7 @@ class Upstream:
                 resp = self._session.post(req.url, headers=dict(req.headers), timeout=self._token_timeout)
                 body = resp.content
             except requests.RequestException as exc:
-                raise TokenFetchError(f"could not reach the {req.label}: {type(exc).__name__}") from None
+                raise TokenFetchError(f"could not reach the {req.label}: {_mapped(exc, 'it').message}") from None
             return cache.accept(resp.status_code, body, time.time())
 
     def _send(self, cmd: Send) -> tuple[UpstreamResponse, requests.Response | None]:
@@ -142,12 +141,12 @@ def _request(session: requests.Session, req: UpstreamRequest, timeout: tuple[flo
 
 def _mapped(exc: BaseException, where: str) -> UpstreamError:
     if isinstance(exc, requests.ConnectTimeout):
-        return UpstreamTimeout(f"connecting to {where} timed out")
+        return transport_error("connect_timeout", where)
     if isinstance(exc, requests.Timeout):
-        return UpstreamTimeout(f"{where} did not answer in time")
+        return transport_error("timeout", where)
     if isinstance(exc, requests.ConnectionError):
-        return UpstreamUnavailable(f"could not connect to {where}")
-    return UpstreamError(f"call to {where} failed: {type(exc).__name__}")
+        return transport_error("connect", where)
+    return transport_error("other", where)
 
 
 def _close(resp: requests.Response | None) -> None:
