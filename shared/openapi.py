@@ -97,6 +97,7 @@ class Operation:
     validates: bool = True  # the body is parsed and checked: 400 possible
     upstream: bool = False  # calls SAP AI Core: model and upstream errors possible
     anthropic_params: bool = False  # anthropic-version / anthropic-beta headers, ?beta=true
+    media: str = "application/json"  # of the 200 answer
 
 
 OPERATIONS: dict[tuple[str, str], Operation] = {
@@ -147,6 +148,10 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ),
     ("GET", "/health"): Operation("health", "Liveness; no upstream call", "proxy", "Health"),
     ("GET", "/openapi.json"): Operation("openapi", "This document", "proxy", "OpenAPIDocument"),
+    ("GET", "/metrics"): Operation(
+        "metrics", "Prometheus metrics of this worker, or of all workers in multiprocess mode", "proxy", "Metrics",
+        media="text/plain",
+    ),
 }  # fmt: skip
 
 
@@ -199,7 +204,7 @@ def _operation(route: Route) -> dict[str, Any]:
     op = OPERATIONS.get((route.method, route.path))
     if op is None:  # a route added without an entry: documented openly rather than left out
         op = Operation(route.handler, route.handler, "proxy", "", "" if route.method == "POST" else None)
-    content: dict[str, Any] = {"application/json": {"schema": ref(op.answer) if op.answer else {}}}
+    content: dict[str, Any] = {op.media: {"schema": ref(op.answer) if op.answer else {}}}
     if op.events:
         content["text/event-stream"] = {"schema": ref(op.events)}
     ok = "A stream of server-sent events when the body says `stream: true`." if op.events else "Success."

@@ -6,7 +6,7 @@ proxy passes on untouched, and a schema that refused them would call real reques
 invalid. Answer schemas require what the proxy always produces and what the SDKs read;
 answers forwarded from SAP AI Core (Azure chat completions, Bedrock messages) may carry
 more, so they stay open too. Kept apart from the document builder so each file stays
-readable; nothing here is computed.
+readable; nothing here depends on the configuration or the route table.
 """
 
 from __future__ import annotations
@@ -36,6 +36,19 @@ _NULLABLE_STRING: Schema = {"type": ["string", "null"]}
 def _obj(required: list[str], properties: dict[str, Schema], **extra: Any) -> Schema:
     """An object with these required keys; open to others unless ``extra`` says otherwise."""
     return {"type": "object", "required": required, "properties": properties, **extra}
+
+
+def _array(items: Schema, min_items: int = 0) -> Schema:
+    return {"type": "array", "items": items, **({"minItems": min_items} if min_items else {})}
+
+
+def _when(key: str, value: str, then: Schema) -> list[Schema]:
+    """``allOf`` content: when ``key`` is ``value``, ``then`` applies too."""
+    return [{"if": {"properties": {key: {"const": value}}, "required": [key]}, "then": then}]
+
+
+def _example(summary: str, **value: Any) -> dict[str, Any]:
+    return {"summary": summary, "value": value}
 
 
 # --- errors -----------------------------------------------------------------------------
@@ -68,29 +81,18 @@ _CHAT_MESSAGE: Schema = _obj(
         "tool_call_id": _STRING,
         "tool_calls": {"type": "array", "items": _OBJECT},
     },
-    # The proxy refuses a tool message that does not say which call it answers.
-    allOf=[
-        {
-            "if": {"properties": {"role": {"const": "tool"}}, "required": ["role"]},
-            "then": {"required": ["tool_call_id"]},
-        }
-    ],
+    allOf=_when("role", "tool", {"required": ["tool_call_id"]}),  # which call it answers
 )
-_CHAT_TOOL = _obj(
-    ["function"],
-    {
-        "type": _STRING,
-        "function": _obj(["name"], {"name": _NAME, "description": _STRING, "parameters": _OBJECT}),
-    },
-)
+_FUNCTION = _obj(["name"], {"name": _NAME, "description": _STRING, "parameters": _OBJECT})
+_CHAT_TOOL = _obj(["function"], {"type": _STRING, "function": _FUNCTION})
 _CHAT_REQUEST = _obj(
     ["model", "messages"],
     {
         "model": {**_NAME, "examples": ["gpt-4o", "anthropic--claude-4-sonnet", "gemini-2.5-pro"]},
-        "messages": {"type": "array", "minItems": 1, "items": ref("ChatMessage")},
+        "messages": _array(ref("ChatMessage"), 1),
         "stream": {"type": "boolean"},
         "stream_options": {"type": "object", "properties": {"include_usage": {"type": "boolean"}}},
-        "tools": {"type": "array", "items": _CHAT_TOOL},
+        "tools": _array(_CHAT_TOOL),
         "tool_choice": {"type": ["string", "object"]},
         "max_tokens": _POSITIVE,
         "max_completion_tokens": _POSITIVE,
@@ -107,6 +109,18 @@ _USAGE = _obj(
     ["prompt_tokens", "completion_tokens", "total_tokens"],
     {"prompt_tokens": _COUNT, "completion_tokens": _COUNT, "total_tokens": _COUNT},
 )
+_ANSWER = _obj(
+    ["role"],
+    {
+        "role": {"const": "assistant"},
+        "content": _NULLABLE_STRING,
+        "reasoning_content": _STRING,
+        "tool_calls": _array(_obj(["id", "type", "function"], {})),
+    },
+)
+_CHOICE = _obj(
+    ["index", "message", "finish_reason"], {"index": _COUNT, "message": _ANSWER, "finish_reason": _NULLABLE_STRING}
+)
 _CHAT_COMPLETION = _obj(
     ["id", "object", "created", "model", "choices"],
     {
@@ -114,44 +128,19 @@ _CHAT_COMPLETION = _obj(
         "object": {"const": "chat.completion"},
         "created": _COUNT,
         "model": _STRING,
-        "choices": {
-            "type": "array",
-            "items": _obj(
-                ["index", "message", "finish_reason"],
-                {
-                    "index": _COUNT,
-                    "message": _obj(
-                        ["role"],
-                        {
-                            "role": {"const": "assistant"},
-                            "content": _NULLABLE_STRING,
-                            "reasoning_content": _STRING,
-                            "tool_calls": {"type": "array", "items": _obj(["id", "type", "function"], {})},
-                        },
-                    ),
-                    "finish_reason": _NULLABLE_STRING,
-                },
-            ),
-        },
+        "choices": _array(_CHOICE),
         "usage": _USAGE,
     },
 )
 
 # --- embeddings and models --------------------------------------------------------------
 
-_TOKENS: Schema = {"type": "array", "minItems": 1, "items": _COUNT}
+_TOKENS = _array(_COUNT, 1)
 _EMBEDDINGS_REQUEST = _obj(
     ["model", "input"],
     {
         "model": {**_NAME, "examples": ["text-embedding-3-small"]},
-        "input": {
-            "anyOf": [
-                _NAME,
-                {"type": "array", "minItems": 1, "items": _NAME},
-                _TOKENS,
-                {"type": "array", "minItems": 1, "items": _TOKENS},
-            ]
-        },
+        "input": {"anyOf": [_NAME, _array(_NAME, 1), _TOKENS, _array(_TOKENS, 1)]},
         "dimensions": _POSITIVE,
         "encoding_format": {"enum": ["float", "base64"]},
         "user": _STRING,
@@ -161,13 +150,11 @@ _EMBEDDINGS = _obj(
     ["object", "data", "model", "usage"],
     {
         "object": {"const": "list"},
-        "data": {
-            "type": "array",
-            "items": _obj(
-                ["index", "embedding"],
-                {"index": _COUNT, "embedding": {"type": ["array", "string"], "items": _NUMBER}},
-            ),
-        },
+        "data": _array(
+            _obj(
+                ["index", "embedding"], {"index": _COUNT, "embedding": {"type": ["array", "string"], "items": _NUMBER}}
+            )
+        ),
         "model": _STRING,
         "usage": _obj(["prompt_tokens", "total_tokens"], {"prompt_tokens": _COUNT, "total_tokens": _COUNT}),
     },
@@ -176,39 +163,30 @@ _MODEL_LIST = _obj(
     ["object", "data"],
     {
         "object": {"const": "list"},
-        "data": {
-            "type": "array",
-            "items": _obj(
+        "data": _array(
+            _obj(
                 ["id", "object", "created", "owned_by"],
                 {"id": _STRING, "object": {"const": "model"}, "created": _COUNT, "owned_by": _STRING},
-            ),
-        },
+            )
+        ),
     },
 )
 _HEALTH = _obj(["status", "stack"], {"status": {"const": "ok"}, "stack": {"enum": ["flask", "fastapi"]}})
 
 # --- Anthropic Messages -----------------------------------------------------------------
 
-_BLOCK: Schema = _obj(
-    ["type"],
-    {"type": _STRING},
-    allOf=[
-        {
-            "if": {"properties": {"type": {"const": "text"}}, "required": ["type"]},
-            "then": {"required": ["text"], "properties": {"text": _STRING}},
-        }
-    ],
-)
-_CONTENT: Schema = {"anyOf": [_STRING, {"type": "array", "items": _BLOCK}]}
+_TYPED = _obj(["type"], {"type": _STRING})
+_BLOCK = {**_TYPED, "allOf": _when("type", "text", {"required": ["text"], "properties": {"text": _STRING}})}
+_CONTENT: Schema = {"anyOf": [_STRING, _array(_BLOCK)]}
 _ANTHROPIC_MESSAGE_IN = _obj(
     ["role", "content"], {"role": {"enum": ["user", "assistant", "system"]}, "content": _CONTENT}
 )
 _ANTHROPIC_TOOL = _obj([], {"type": _STRING, "name": _NAME, "description": _STRING, "input_schema": _OBJECT})
 _COUNT_TOKENS_FIELDS: dict[str, Schema] = {
     "model": {**_NAME, "examples": ["anthropic--claude-4-sonnet", "claude-sonnet-4-5-20250929"]},
-    "messages": {"type": "array", "minItems": 1, "items": _ANTHROPIC_MESSAGE_IN},
+    "messages": _array(_ANTHROPIC_MESSAGE_IN, 1),
     "system": _CONTENT,
-    "tools": {"type": "array", "items": _ANTHROPIC_TOOL},
+    "tools": _array(_ANTHROPIC_TOOL),
 }
 _MESSAGES_REQUEST = _obj(
     ["model", "messages", "max_tokens"],
@@ -232,7 +210,7 @@ _ANTHROPIC_MESSAGE = _obj(
         "type": {"const": "message"},
         "role": {"const": "assistant"},
         "model": _STRING,
-        "content": {"type": "array", "items": _obj(["type"], {"type": _STRING})},
+        "content": _array(_TYPED),
         "stop_reason": _NULLABLE_STRING,
         "stop_sequence": _NULLABLE_STRING,
         "usage": _obj(["input_tokens", "output_tokens"], {"input_tokens": _COUNT, "output_tokens": _COUNT}),
@@ -249,7 +227,7 @@ _RESPONSES_REQUEST = _obj(
         "instructions": _NULLABLE_STRING,
         "max_output_tokens": _POSITIVE,
         "stream": {"type": "boolean"},
-        "tools": {"type": "array", "items": _OBJECT},
+        "tools": _array(_OBJECT),
         "reasoning": _OBJECT,
         "text": _OBJECT,
     },
@@ -262,7 +240,7 @@ _RESPONSE = _obj(
         "created_at": _COUNT,
         "status": {"enum": ["completed", "incomplete", "in_progress", "failed"]},
         "model": _STRING,
-        "output": {"type": "array", "items": _obj(["type"], {"type": _STRING})},
+        "output": _array(_TYPED),
         "usage": {"type": ["object", "null"]},
     },
 )
@@ -270,18 +248,15 @@ _RESPONSE = _obj(
 # --- event streams ----------------------------------------------------------------------
 # An event stream is validated one event at a time, as parsed SSE events ({event, data, id?}).
 
-_JSON_OBJECT_TEXT = r"^\{[\s\S]*\}$"
-_CHAT_EVENT = _obj(
-    ["data"],
-    {"event": _STRING, "data": {"type": "string", "pattern": r"^(\[DONE\]|\{[\s\S]*\})$"}},
-    description="A chat.completion.chunk, an in-band error object, or the final [DONE].",
-)
-_ANTHROPIC_EVENT = _obj(
-    ["event", "data"],
-    {"event": _STRING, "data": {"type": "string", "pattern": _JSON_OBJECT_TEXT}},
-    description="A named Anthropic stream event (message_start ... message_stop, ping, error).",
-)
-_RESPONSES_EVENT = _obj(["data"], {"event": _STRING, "data": {"type": "string", "pattern": _JSON_OBJECT_TEXT}})
+
+def _event(required: list[str], data: str, description: str) -> Schema:
+    return _obj(required, {"event": _STRING, "data": {"type": "string", "pattern": data}}, description=description)
+
+
+_JSON_TEXT = r"^\{[\s\S]*\}$"
+_CHAT_EVENT = _event(["data"], r"^(\[DONE\]|\{[\s\S]*\})$", "A chunk, an in-band error object, or the final [DONE].")
+_ANTHROPIC_EVENT = _event(["event", "data"], _JSON_TEXT, "A named Anthropic event (message_start ... message_stop).")
+_RESPONSES_EVENT = _event(["data"], _JSON_TEXT, "A Responses stream event (response.created ... response.completed).")
 
 SCHEMAS: dict[str, Schema] = {
     "OpenAIError": _OPENAI_ERROR,
@@ -305,50 +280,33 @@ SCHEMAS: dict[str, Schema] = {
     "EventBatch": {"description": "Claude Code telemetry: any JSON, accepted and dropped."},
     "EventBatchAccepted": _obj(["status"], {"status": {"const": "ok"}}),
     "OpenAPIDocument": _obj(["openapi", "info", "paths"], {"openapi": _STRING}),
+    "Metrics": {"type": "string", "description": "Prometheus text exposition format 0.0.4."},
 }
 
 _HELLO = [{"role": "user", "content": "Hello there"}]
+_CLAUDE = "anthropic--claude-4-sonnet"
 REQUEST_EXAMPLES: dict[str, dict[str, Any]] = {
     "ChatCompletionRequest": {
-        "text": {"summary": "One question", "value": {"model": "gpt-4o", "messages": _HELLO}},
-        "stream": {
-            "summary": "Streamed, with usage at the end",
-            "value": {
-                "model": "anthropic--claude-4-sonnet",
-                "messages": [{"role": "system", "content": "Be brief."}, *_HELLO],
-                "stream": True,
-                "stream_options": {"include_usage": True},
-            },
-        },
+        "text": _example("One question", model="gpt-4o", messages=_HELLO),
+        "stream": _example(
+            "Streamed, with usage at the end",
+            model=_CLAUDE,
+            messages=[{"role": "system", "content": "Be brief."}, *_HELLO],
+            stream=True,
+            stream_options={"include_usage": True},
+        ),
     },
-    "EmbeddingsRequest": {
-        "one": {"summary": "One text", "value": {"model": "text-embedding-3-small", "input": "Hello there"}},
-    },
+    "EmbeddingsRequest": {"one": _example("One text", model="text-embedding-3-small", input="Hello there")},
     "MessagesRequest": {
-        "text": {
-            "summary": "One question",
-            "value": {"model": "anthropic--claude-4-sonnet", "max_tokens": 256, "messages": _HELLO},
-        },
-        "stream": {
-            "summary": "Streamed, any model family",
-            "value": {
-                "model": "gemini-2.5-pro",
-                "max_tokens": 256,
-                "system": "Be brief.",
-                "messages": _HELLO,
-                "stream": True,
-            },
-        },
+        "text": _example("One question", model=_CLAUDE, max_tokens=256, messages=_HELLO),
+        "stream": _example(
+            "Streamed, any model family", model="gemini-2.5-pro", max_tokens=256, messages=_HELLO, stream=True
+        ),
     },
-    "CountTokensRequest": {
-        "text": {"summary": "One question", "value": {"model": "anthropic--claude-4-sonnet", "messages": _HELLO}},
-    },
+    "CountTokensRequest": {"text": _example("One question", model=_CLAUDE, system="Be brief.", messages=_HELLO)},
     "ResponsesRequest": {
-        "text": {"summary": "One question", "value": {"model": "gpt-5", "input": "Hello there"}},
-        "stream": {
-            "summary": "Streamed, with instructions",
-            "value": {"model": "gpt-4o", "instructions": "Be brief.", "input": _HELLO, "stream": True},
-        },
+        "text": _example("One question", model="gpt-5", input="Hello there"),
+        "stream": _example("Streamed", model="gpt-4o", instructions="Be brief.", input=_HELLO, stream=True),
     },
 }
 """Named request examples shown in the document (and sent first by the fuzz test)."""
