@@ -12,7 +12,7 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from typing import Any
 
 from flask import Flask, Response, request
@@ -23,7 +23,8 @@ from shared.core import ProxyCore
 from shared.errors import ConfigError, MethodNotAllowed, NotFound, ProxyError
 from shared.flow import Job, Reply, StreamReply
 from shared.logs import configure_access_log
-from shared.routes import ROUTES, Route
+from shared.metrics import CONTENT_TYPE, EXPOSITION_HANDLER, StackMetrics, StreamWatch, exposition
+from shared.routes import ROUTES, Route, dialect_for
 from shared.transports.sync_requests import Upstream
 
 __all__ = ["STACK", "create_app"]
@@ -37,14 +38,14 @@ def create_app(config: ProxyConfig | None = None) -> Flask:
     """Build the app; without ``config`` it is read from ``PROXY_CONFIG`` (default ./config.json)."""
     cfg = config if config is not None else load_config(config_path(os.environ))
     core = ProxyCore(cfg, stack=STACK, started_at=time.time())
-    upstream = Upstream(core)
+    metrics = StackMetrics(STACK, cfg)
+    upstream = Upstream(core, metrics=metrics)
     configure_access_log(access, cfg.access_log)
     app = Flask(__name__)
-    app.extensions["proxy"] = {"core": core, "upstream": upstream}
+    app.extensions["proxy"] = {"core": core, "upstream": upstream, "metrics": metrics}
     for route in ROUTES:
-        app.add_url_rule(
-            route.path, endpoint=route.handler, view_func=_view(core, upstream, route), methods=[route.method]
-        )
+        view = _metrics_view(core) if route.handler == EXPOSITION_HANDLER else _view(core, upstream, metrics, route)
+        app.add_url_rule(route.path, endpoint=route.handler, view_func=view, methods=[route.method])
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:
@@ -55,17 +56,23 @@ def create_app(config: ProxyConfig | None = None) -> Flask:
             error = NotFound(f"no route {request.method} {request.path}; see the README for the proxy's routes")
         else:
             error = ProxyError(exc.description or "request failed", status=exc.code or 500)
-        return _to_response(core.error_reply(error, "openai"))
+        reply = core.error_reply(error, dialect_for(request.path))
+        metrics.route(request.path).series(None).counted(reply.status)
+        return _to_response(reply)
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.path)
-        return _to_response(core.error_reply(ProxyError("internal proxy error; see the proxy's log"), "openai"))
+        reply = core.error_reply(ProxyError("internal proxy error; see the proxy's log"), dialect_for(request.path))
+        metrics.route(request.path).series(None).counted(reply.status)
+        return _to_response(reply)
 
     return app
 
 
-def _view(core: ProxyCore, upstream: Upstream, route: Route) -> Callable[[], Response]:
+def _view(core: ProxyCore, upstream: Upstream, metrics: StackMetrics, route: Route) -> Callable[[], Response]:
+    route_metrics = metrics.route(route.path)
+
     def view() -> Response:
         started = time.monotonic()
         request_id = core.request_id(request.headers)
@@ -80,19 +87,32 @@ def _view(core: ProxyCore, upstream: Upstream, route: Route) -> Callable[[], Res
                 model = job.model if isinstance(job, Job) else None
                 result = upstream.run(job)
         fields = {"request_id": request_id, "method": request.method, "path": request.path, "model": model}
+        series = route_metrics.series(model)
 
         def done(status: int, error: str | None = None) -> None:
-            ms = round((time.monotonic() - started) * 1000, 1)
-            access.info(core.access_line({**fields, "status": status, "ms": ms, "error": error}))
+            elapsed = time.monotonic() - started
+            series.done(status, elapsed)
+            access.info(core.access_line({**fields, "status": status, "ms": round(elapsed * 1000, 1), "error": error}))
 
         resp = _to_response(result, request_id)
         if isinstance(result, StreamReply):
-            resp.response = _logged(result.chunks, lambda: done(200))
+            resp.response = _logged(result.chunks, lambda: done(200), metrics.stream(series, started))
         else:
             done(result.status, core.error_summary(result))
         return resp
 
     view.__name__ = route.handler
+    return view
+
+
+def _metrics_view(core: ProxyCore) -> Callable[[], Response]:
+    """``GET /metrics``: this worker's metrics, or every worker's with ``PROMETHEUS_MULTIPROC_DIR``."""
+
+    def view() -> Response:
+        reply = Reply(200, exposition(), {"content-type": CONTENT_TYPE})
+        return _to_response(reply, core.request_id(request.headers))
+
+    view.__name__ = EXPOSITION_HANDLER
     return view
 
 
@@ -118,12 +138,20 @@ def _to_response(result: Reply | StreamReply, request_id: str | None = None) -> 
     return resp
 
 
-def _logged(chunks: Iterator[bytes], done: Callable[[], None]) -> Iterator[bytes]:
-    """The stream, logged when it ends (also when the client leaves: ``yield from`` closes ``chunks``)."""
+def _logged(chunks: Generator[bytes, None, None], done: Callable[[], None], watch: StreamWatch) -> Iterator[bytes]:
+    """The stream, measured and logged when it ends (also when the client leaves: ``chunks`` is closed)."""
+    watch.opened()
     try:
-        yield from chunks
+        for chunk in chunks:
+            if watch.waiting:  # until the first event: time to first token
+                watch.chunk(chunk, time.monotonic())
+            yield chunk
     finally:
-        done()
+        try:
+            chunks.close()  # closes the upstream response at once
+        finally:
+            watch.closed()
+            done()
 
 
 def __getattr__(name: str) -> Any:

@@ -24,7 +24,8 @@ from shared.core import ProxyCore
 from shared.errors import ConfigError, MethodNotAllowed, NotFound, ProxyError
 from shared.flow import Job, Reply, StreamReply
 from shared.logs import configure_access_log
-from shared.routes import ROUTES, Route
+from shared.metrics import CONTENT_TYPE, EXPOSITION_HANDLER, StackMetrics, StreamWatch, exposition
+from shared.routes import ROUTES, Route, dialect_for
 from shared.transports.async_aiohttp import Upstream
 
 __all__ = ["STACK", "create_app"]
@@ -38,7 +39,8 @@ def create_app(config: ProxyConfig | None = None) -> FastAPI:
     """Build the app; without ``config`` it is read from ``PROXY_CONFIG`` (default ./config.json)."""
     cfg = config if config is not None else load_config(config_path(os.environ))
     core = ProxyCore(cfg, stack=STACK, started_at=time.time())
-    upstream = Upstream(core)
+    metrics = StackMetrics(STACK, cfg)
+    upstream = Upstream(core, metrics=metrics)
     configure_access_log(access, cfg.access_log)
 
     @asynccontextmanager
@@ -50,11 +52,11 @@ def create_app(config: ProxyConfig | None = None) -> FastAPI:
             await upstream.close()
 
     app = FastAPI(title="SAP AI Core LLM proxy", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
-    app.state.proxy = {"core": core, "upstream": upstream}
+    app.state.proxy = {"core": core, "upstream": upstream, "metrics": metrics}
     for route in ROUTES:
         app.add_api_route(
             route.path,
-            _view(core, upstream, route),
+            _metrics_view(core) if route.handler == EXPOSITION_HANDLER else _view(core, upstream, metrics, route),
             methods=[route.method],
             name=route.handler,
             include_in_schema=False,
@@ -69,17 +71,25 @@ def create_app(config: ProxyConfig | None = None) -> FastAPI:
             error = NotFound(f"no route {req.method} {req.url.path}; see the README for the proxy's routes")
         else:
             error = ProxyError(str(exc.detail), status=exc.status_code)
-        return _to_response(core.error_reply(error, "openai"))
+        reply = core.error_reply(error, dialect_for(req.url.path))
+        metrics.route(req.url.path).series(None).counted(reply.status)
+        return _to_response(reply)
 
     @app.exception_handler(Exception)
     async def _unexpected(req: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", req.method, req.url.path)
-        return _to_response(core.error_reply(ProxyError("internal proxy error; see the proxy's log"), "openai"))
+        reply = core.error_reply(ProxyError("internal proxy error; see the proxy's log"), dialect_for(req.url.path))
+        metrics.route(req.url.path).series(None).counted(reply.status)
+        return _to_response(reply)
 
     return app
 
 
-def _view(core: ProxyCore, upstream: Upstream, route: Route) -> Callable[[Request], Awaitable[Response]]:
+def _view(
+    core: ProxyCore, upstream: Upstream, metrics: StackMetrics, route: Route
+) -> Callable[[Request], Awaitable[Response]]:
+    route_metrics = metrics.route(route.path)
+
     async def view(request: Request) -> Response:
         started = time.monotonic()
         request_id = core.request_id(request.headers)
@@ -90,22 +100,44 @@ def _view(core: ProxyCore, upstream: Upstream, route: Route) -> Callable[[Reques
             if body is None:
                 result = core.too_large(route)
             else:
-                job = core.handle(route, request.headers, body, time.time(), request_id)
-                model = job.model if isinstance(job, Job) else None
-                result = await upstream.run(job)
+                try:
+                    job = core.handle(route, request.headers, body, time.time(), request_id)
+                    model = job.model if isinstance(job, Job) else None
+                    result = await upstream.run(job)
+                except Exception:  # a bug: answer 500 here, since Starlette's handler would drop the connection
+                    log.exception("unhandled error on %s %s", request.method, request.url.path)
+                    result = core.error_reply(ProxyError("internal proxy error; see the proxy's log"), route.dialect)
         fields = {"request_id": request_id, "method": request.method, "path": request.url.path, "model": model}
+        series = route_metrics.series(model)
 
         def done(status: int, error: str | None = None) -> None:
-            ms = round((time.monotonic() - started) * 1000, 1)
-            access.info(core.access_line({**fields, "status": status, "ms": ms, "error": error}))
+            elapsed = time.monotonic() - started
+            series.done(status, elapsed)
+            access.info(core.access_line({**fields, "status": status, "ms": round(elapsed * 1000, 1), "error": error}))
 
         if isinstance(result, StreamReply):
-            result = StreamReply(result.headers, _logged(result.chunks, lambda: done(200)))
+            watch = metrics.stream(series, started)
+            result = StreamReply(result.headers, _logged(result.chunks, lambda: done(200), watch))
         else:
             done(result.status, core.error_summary(result))
         return _to_response(result, request_id)
 
     view.__name__ = route.handler
+    return view
+
+
+def _metrics_view(core: ProxyCore) -> Callable[[Request], Response]:
+    """``GET /metrics``: this worker's metrics, or every worker's with ``PROMETHEUS_MULTIPROC_DIR``.
+
+    A plain function, so Starlette runs it in its thread pool: in multiprocess mode a
+    scrape reads every worker's files, which must not block the event loop.
+    """
+
+    def view(request: Request) -> Response:
+        reply = Reply(200, exposition(), {"content-type": CONTENT_TYPE})
+        return _to_response(reply, core.request_id(request.headers))
+
+    view.__name__ = EXPOSITION_HANDLER
     return view
 
 
@@ -131,14 +163,20 @@ def _to_response(result: Reply | StreamReply, request_id: str | None = None) -> 
     return resp
 
 
-async def _logged(chunks: AsyncIterator[bytes], done: Callable[[], None]) -> AsyncIterator[bytes]:
-    """The stream, logged when it ends; closing ``chunks`` explicitly closes the upstream at once."""
+async def _logged(chunks: AsyncIterator[bytes], done: Callable[[], None], watch: StreamWatch) -> AsyncIterator[bytes]:
+    """The stream, measured and logged when it ends; closing ``chunks`` explicitly closes the upstream at once."""
+    watch.opened()
     try:
         async for chunk in chunks:
+            if watch.waiting:  # until the first event: time to first token
+                watch.chunk(chunk, time.monotonic())
             yield chunk
     finally:
-        await chunks.aclose()  # type: ignore[attr-defined]
-        done()
+        try:
+            await chunks.aclose()  # type: ignore[attr-defined]
+        finally:
+            watch.closed()
+            done()
 
 
 def __getattr__(name: str) -> Any:

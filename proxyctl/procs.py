@@ -26,6 +26,7 @@ __all__ = [
     "fastapi_argv",
     "flask_argv",
     "free_port",
+    "metrics_env",
     "port_in_use",
     "sim_argv",
     "start_service",
@@ -45,6 +46,20 @@ def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
     with socket.socket() as s:
         s.settimeout(0.2)
         return s.connect_ex((host, port)) == 0
+
+
+def metrics_env(directory: Path) -> dict[str, str]:
+    """Environment for a stack with several workers: an emptied ``PROMETHEUS_MULTIPROC_DIR``.
+
+    Each worker then writes its metrics there and ``GET /metrics`` on any worker sums
+    them all (docs/operations.md). Give every stack process its own directory, and call
+    this before each start: uvicorn, unlike gunicorn (``gunicorn.conf.py``), has no hook
+    that empties it.
+    """
+    from shared.metrics_multiproc import ENV, reset_dir
+
+    reset_dir(directory)
+    return {ENV: str(directory)}
 
 
 def sim_argv(port: int, *extra: str) -> list[str]:
@@ -106,13 +121,21 @@ def start_service(
     log_dir: Path,
     env: Mapping[str, str] | None = None,
     timeout: float = 30.0,
+    detach: bool = False,
 ) -> Service:
-    """Start ``argv`` in the repo root and wait until ``health_url`` answers 200."""
+    """Start ``argv`` in the repo root and wait until ``health_url`` answers 200.
+
+    ``detach``: own session and no stdin, so the process outlives its starter and a
+    terminal's Ctrl-C reaches only the starter (which then stops things in order).
+    """
     log_dir.mkdir(parents=True, exist_ok=True)
     service = Service(name, list(argv), health_url, log_dir / f"{name}.log")
     full_env = {**os.environ, **(env or {})}
     with open(service.log_path, "wb") as log:
-        service.proc = subprocess.Popen(argv, cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT)
+        service.proc = subprocess.Popen(
+            argv, cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL if detach else None, start_new_session=detach,
+        )  # fmt: skip
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if service.proc.poll() is not None:

@@ -27,7 +27,7 @@ from shared.convert.anthropic_stream import (
 )
 from shared.convert.bedrock_sanitize import anthropic_to_bedrock_invoke
 from shared.convert.token_estimate import estimate_input_tokens
-from shared.errors import InvalidRequest, ModelNotFound, UpstreamProtocolError
+from shared.errors import InvalidRequest, ModelNotFound, UpstreamProtocolError, request_shape_errors
 from shared.flow import Command, Reply, Streaming
 from shared.jsonutil import dumps, loads
 from shared.routing import ModelRoute, family_from_name
@@ -82,14 +82,16 @@ def messages_flow(
     if stream is not None and not isinstance(stream, bool):
         raise InvalidRequest("stream: must be true or false", param="stream")
     if route.family != "claude":
-        chat_doc = {**anthropic_to_openai_chat(doc), "model": route.name}
+        with request_shape_errors():
+            chat_doc = {**anthropic_to_openai_chat(doc), "model": route.name}
         cap = route.max_tokens_cap
         if cap is not None and isinstance(chat_doc.get("max_tokens"), int) and chat_doc["max_tokens"] > cap:
             # Claude Code asks for 32000 whatever the model; gpt-4o refuses more than 16384.
             chat_doc["max_tokens"] = cap
         answer = AnthropicAnswer(ids.completion_id, ids.model)
         return (yield from chat_flow(parse_chat_request(chat_doc), upstreams, ids, answer, request_id=request_id))
-    body = dumps(anthropic_to_bedrock_invoke(doc, beta_header=headers.get("anthropic-beta")))
+    with request_shape_errors():
+        body = dumps(anthropic_to_bedrock_invoke(doc, beta_header=headers.get("anthropic-beta")))
     _, targets = upstreams.resolve(route.name)
     path = "/invoke-with-response-stream" if stream else "/invoke"
     _, resp = yield from upstreams.call(targets, path, body, stream=bool(stream), request_id=request_id)
@@ -109,4 +111,5 @@ def count_tokens_reply(doc: dict[str, Any]) -> Reply:
         raise InvalidRequest("model: required, a non-empty string", param="model")
     if not isinstance(doc.get("messages"), list):
         raise InvalidRequest("messages: required, an array", param="messages")
-    return Reply(200, dumps({"input_tokens": estimate_input_tokens(doc)}))
+    with request_shape_errors():
+        return Reply(200, dumps({"input_tokens": estimate_input_tokens(doc)}))

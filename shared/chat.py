@@ -13,7 +13,7 @@ from typing import Any, Protocol
 from shared.backends import ChatBackend, ResponseIds, chat_backend
 from shared.balancer import Balancer, Target
 from shared.convert.embeddings import azure_embeddings_to_openai, openai_to_azure_embeddings
-from shared.errors import InvalidRequest, ModelNotFound, UpstreamProtocolError
+from shared.errors import InvalidRequest, ModelNotFound, UpstreamProtocolError, request_shape_errors
 from shared.flow import Command, Reply, Streaming, call_with_failover
 from shared.jsonutil import dumps, loads
 from shared.retry import CircuitBreakers, RetryPolicy
@@ -73,7 +73,7 @@ def parse_chat_request(doc: dict[str, Any]) -> ChatRequest:
         if not isinstance(msg, dict):
             raise InvalidRequest(f"messages[{i}] must be an object", param=f"messages[{i}]")
         role = msg.get("role")
-        if role not in _ROLES:
+        if not isinstance(role, str) or role not in _ROLES:
             raise InvalidRequest(
                 f"messages[{i}].role must be one of {', '.join(sorted(_ROLES))}", param=f"messages[{i}].role"
             )
@@ -150,7 +150,10 @@ def chat_flow(
     """A chat request to whichever family serves the model; ``answer`` shapes what the client gets."""
     route, targets = upstreams.resolve(req.model)
     backend = chat_backend(route)
-    payload = dumps(backend.body(req.doc, route))
+    if route.kind != "chat":
+        raise InvalidRequest(f"model '{req.model}' is an embeddings model; use POST /v1/embeddings", param="model")
+    with request_shape_errors():
+        payload = dumps(backend.body(req.doc, route))
     target, resp = yield from upstreams.call(
         targets, backend.path(route, req.stream), payload, stream=req.stream, request_id=request_id
     )
@@ -173,7 +176,13 @@ def embeddings_flow(
             "embedding deployments (e.g. text-embedding-3-small)",
             param="model",
         )
-    payload = dumps(openai_to_azure_embeddings(doc))
+    if route.kind != "embeddings":
+        raise InvalidRequest(
+            f"model '{model}' is a chat model; embeddings need an embedding deployment (e.g. text-embedding-3-small)",
+            param="model",
+        )
+    with request_shape_errors():
+        payload = dumps(openai_to_azure_embeddings(doc))
     path = f"/embeddings?api-version={route.api_version}"
     target, resp = yield from upstreams.call(targets, path, payload, stream=False, request_id=request_id)
     try:

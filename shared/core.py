@@ -22,6 +22,7 @@ from shared.config import ProxyConfig
 from shared.errors import PayloadTooLarge, ProxyError, UnsupportedMediaType, render_error
 from shared.flow import Job, Reply
 from shared.jsonutil import dumps, loads
+from shared.openapi import openapi_json
 from shared.responses_route import responses_flow
 from shared.retry import CircuitBreakers
 from shared.routes import Route
@@ -85,6 +86,7 @@ class ProxyCore:
             # Claude Code telemetry: accepted so the client stops retrying; never forwarded or logged.
             "event_logging": lambda body, inc: Reply(200, b'{"status":"ok"}'),
             "health": lambda body, inc: Reply(200, self._health_body),
+            "openapi": lambda body, inc: Reply(200, openapi_json()),
         }
 
     def request_id(self, headers: Mapping[str, str]) -> str:

@@ -27,7 +27,8 @@ route (OpenAI or Anthropic error JSON). Nothing else decides a status code.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from shared.jsonutil import dumps, loads
@@ -50,6 +51,7 @@ __all__ = [
     "UpstreamTimeout",
     "UpstreamUnavailable",
     "render_error",
+    "request_shape_errors",
     "stream_broken",
     "transport_error",
     "upstream_error_message",
@@ -182,6 +184,21 @@ class UpstreamProtocolError(UpstreamError):
 class TokenFetchError(UpstreamError):
     status = 503
     code = "token_fetch_failed"
+
+
+@contextmanager
+def request_shape_errors() -> Iterator[None]:
+    """Around request conversion: a value of a type no converter expected is the client's mistake.
+
+    Converters check the fields they know; this net turns whatever slips through (a list
+    where a string was expected, an object where a list was) into a 400 instead of a 500.
+    """
+    try:
+        yield
+    except ProxyError:
+        raise
+    except (TypeError, KeyError, AttributeError, IndexError, ValueError) as exc:
+        raise InvalidRequest(f"request body has a field of an unexpected type or shape ({exc})") from exc
 
 
 def upstream_error_message(body: bytes) -> str:

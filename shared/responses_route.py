@@ -15,7 +15,7 @@ from shared.backends import ChatBackend, ResponseIds
 from shared.chat import Upstreams, chat_flow, parse_chat_request
 from shared.convert.responses_api import chat_to_responses, responses_to_chat_request
 from shared.convert.responses_stream import ChatToResponsesStream
-from shared.errors import ProxyError
+from shared.errors import ProxyError, request_shape_errors
 from shared.flow import Command, Reply, Streaming
 from shared.jsonutil import dumps
 from shared.sse import encode_event
@@ -55,6 +55,7 @@ class ResponsesAnswer:
 def responses_flow(
     doc: dict[str, Any], upstreams: Upstreams, ids: ResponseIds, *, request_id: str
 ) -> Generator[Command, Any, Reply | Streaming]:
-    req = parse_chat_request(responses_to_chat_request(doc))
+    with request_shape_errors():
+        req = parse_chat_request(responses_to_chat_request(doc))
     answer = ResponsesAnswer(doc, ids.completion_id, ids.created)
     return (yield from chat_flow(req, upstreams, ids, answer, request_id=request_id))

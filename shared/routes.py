@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["ROUTES", "Route"]
+__all__ = ["ROUTES", "Route", "dialect_for"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,4 +29,15 @@ ROUTES: tuple[Route, ...] = (
     Route("/v1/responses", "POST", "responses"),
     Route("/api/event_logging/batch", "POST", "event_logging", auth=False),
     Route("/health", "GET", "health", auth=False),
+    Route("/openapi.json", "GET", "openapi", auth=False),
+    # Prometheus scrapes; served by the adapters from shared/metrics.py, not by the core.
+    Route("/metrics", "GET", "metrics", auth=False),
 )
+
+
+def dialect_for(path: str) -> str:
+    """Error dialect for any path, also unknown ones and wrong methods (``/v1/messages*`` is Anthropic)."""
+    for route in ROUTES:
+        if route.path == path:
+            return route.dialect
+    return "anthropic" if path.startswith("/v1/messages") else "openai"

@@ -38,6 +38,7 @@ class ModelRoute:
     upstream_model: str  # the backend's own name (Gemini URLs need it)
     max_tokens: int
     max_tokens_cap: int | None = None  # the configured max_tokens, if any: also a ceiling for requests
+    kind: str = "chat"  # chat | embeddings (from the name: "embed" means an embedding model)
 
 
 class Router:
@@ -72,4 +73,5 @@ def _route(name: str, settings: ModelSettings | None) -> ModelRoute:
         upstream_model=upstream,
         max_tokens=s.max_tokens or DEFAULT_MAX_TOKENS,
         max_tokens_cap=s.max_tokens,
+        kind="embeddings" if "embed" in name.lower() else "chat",
     )

@@ -29,6 +29,7 @@ from shared.errors import (
     transport_error,
 )
 from shared.flow import Clock, Job, NeedToken, Reply, Send, Sleep, Streaming, StreamReply
+from shared.metrics import Recorder, retry_reason
 from shared.silence import SilenceTimer
 from shared.streams import StreamRelay
 from shared.wire import UpstreamRequest, UpstreamResponse
@@ -39,8 +40,9 @@ READ_SIZE = 65536
 
 
 class Upstream:
-    def __init__(self, core: ProxyCore, *, pool_size: int = 512) -> None:
+    def __init__(self, core: ProxyCore, *, pool_size: int = 512, metrics: Recorder | None = None) -> None:
         self._core = core
+        self._metrics = metrics if metrics is not None else Recorder()
         t = self._timeouts = core.config.timeouts
         self._timeout = (t.connect, t.first_byte)
         # Streams: the pump enforces first_byte/idle itself (with keep-alives); this is only a backstop.
@@ -62,11 +64,15 @@ class Upstream:
         if isinstance(job, Reply):
             return job
         gen, held = job.flow, None
+        failed: str | None = None  # why the last upstream attempt failed: the next one is a retry
         try:
             cmd: Any = next(gen)
             while True:
                 try:
-                    if isinstance(cmd, NeedToken):
+                    if isinstance(cmd, NeedToken):  # every attempt (and re-authentication) starts with one
+                        if failed is not None:
+                            self._metrics.retried(failed)
+                            failed = None
                         value: Any = self.get_token(cmd)
                     elif isinstance(cmd, Clock):
                         value = time.monotonic()
@@ -77,7 +83,9 @@ class Upstream:
                         if held is not None:
                             held.close()
                         value, held = self._send(cmd)
+                        failed = retry_reason(value)
                 except ProxyError as exc:
+                    failed = retry_reason(exc)
                     cmd = gen.throw(exc)
                     continue
                 cmd = gen.send(value)
@@ -113,7 +121,9 @@ class Upstream:
                 body = resp.content
             except requests.RequestException as exc:
                 raise TokenFetchError(f"could not reach the {req.label}: {_mapped(exc, 'it').message}") from None
-            return cache.accept(resp.status_code, body, time.time())
+            token = cache.accept(resp.status_code, body, time.time())
+            self._metrics.token_refreshed(cmd.sub_account.name)
+            return token
 
     def _send(self, cmd: Send) -> tuple[UpstreamResponse, requests.Response | None]:
         req = cmd.request

@@ -66,11 +66,12 @@ def test_bad_input(stack: Stack, path: str, case: str):
             r, status = c.get(path), 405
     assert r.status_code == status, r.text
     body = r.json()
-    if dialect == "anthropic" and case != "method":
+    if dialect == "anthropic":
         assert body["type"] == "error" and set(body["error"]) == {"type", "message"}
         expected = {
             400: "invalid_request_error",
             404: "not_found_error",
+            405: "invalid_request_error",
             413: "request_too_large",
             415: "invalid_request_error",
         }
