@@ -1,12 +1,13 @@
-# Two commands matter: `make run` (the simulator plus both stacks) and `make test`.
-# Both create .venv and install everything on first use.
+# Two commands matter: `make run` (the simulator, both stacks and HAProxy in front) and
+# `make test`. Both create .venv and install everything on first use, HAProxy included
+# (the Debian package, through apt-get; with sudo when not root).
 
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint typecheck unit contract clean
+.PHONY: install haproxy run test lint typecheck unit contract rollout clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -16,10 +17,29 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-run: install
-	$(BIN)/proxyctl up
+# HAProxy splits traffic between the stacks (`proxyctl up`, tests/rollout). Installed
+# from Debian when missing; without apt-get this only explains what to do.
+haproxy:
+	@if command -v haproxy >/dev/null 2>&1 || test -x /usr/sbin/haproxy || test -x /usr/local/sbin/haproxy; then \
+	  :; \
+	elif ! command -v apt-get >/dev/null 2>&1; then \
+	  echo "make: haproxy is not installed and apt-get is not available here. Install HAProxy >= 2.6" \
+	       "yourself (or set HAPROXY_BIN); until then 'proxyctl up' refuses to start and tests/rollout is skipped."; \
+	else \
+	  SUDO=; if [ "$$(id -u)" != 0 ]; then SUDO=sudo; fi; \
+	  echo "make: installing the Debian haproxy package: $$SUDO apt-get install -y haproxy"; \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q haproxy \
+	  || { $$SUDO apt-get update -q && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q haproxy; } \
+	  || echo "make: could not install haproxy; 'proxyctl up' will refuse to start and tests/rollout is skipped."; \
+	fi
 
-test: install lint typecheck
+# `make run` starts FastAPI at 10 % (`make run FASTAPI_WEIGHT=50`); a bare `proxyctl up`
+# restores the share last set instead (.run/rollout.json).
+FASTAPI_WEIGHT ?= 10
+run: install haproxy
+	$(BIN)/proxyctl up --fastapi-weight $(FASTAPI_WEIGHT)
+
+test: install haproxy lint typecheck
 	$(BIN)/python -m pytest -q
 
 lint: install
@@ -34,6 +54,9 @@ unit: install
 
 contract: install
 	$(BIN)/python -m pytest -q tests/contract
+
+rollout: install haproxy
+	$(BIN)/python -m pytest -q tests/rollout
 
 clean:
 	rm -rf $(VENV) .run .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from proxyctl import parity, up
+from proxyctl import parity, promote, rollout, status, up
+from proxyctl.runstate import CliError
 
 __all__ = ["main"]
 
@@ -14,9 +15,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="proxyctl", description="Run and operate the Flask and FastAPI proxy stacks.")
     sub = parser.add_subparsers(dest="command", required=True)
     up.add_parser(sub)
+    rollout.add_parsers(sub)
+    status.add_parser(sub)
+    promote.add_parser(sub)
     parity.add_parser(sub)
     args = parser.parse_args(argv)
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except CliError as exc:
+        print(f"proxyctl {args.command}: {exc}", file=sys.stderr)
+        return exc.code
 
 
 if __name__ == "__main__":
