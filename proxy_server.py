@@ -10,21 +10,20 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 import time
 from collections.abc import Callable, Generator, Iterator
-from typing import Any
 
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
 from shared.config import ProxyConfig, config_path, load_config
 from shared.core import ProxyCore
-from shared.errors import ConfigError, MethodNotAllowed, NotFound, ProxyError
+from shared.errors import MethodNotAllowed, NotFound, ProxyError
 from shared.flow import Job, Reply, StreamReply
 from shared.logs import configure_access_log
 from shared.metrics import CONTENT_TYPE, EXPOSITION_HANDLER, StackMetrics, StreamWatch, exposition
 from shared.routes import ROUTES, Route, dialect_for
+from shared.startup import lazy_app
 from shared.transports.sync_requests import Upstream
 
 __all__ = ["STACK", "create_app"]
@@ -154,15 +153,4 @@ def _logged(chunks: Generator[bytes, None, None], done: Callable[[], None], watc
             done()
 
 
-def __getattr__(name: str) -> Any:
-    # ``gunicorn proxy_server:app`` needs a module-level app; build it on first access so
-    # that importing this module (tests, tools) does not require a config file.
-    if name == "app":
-        try:
-            application = create_app()
-        except ConfigError as exc:  # one clear line instead of a traceback, then a boot failure
-            print(f"proxy: invalid configuration: {exc}", file=sys.stderr, flush=True)
-            raise SystemExit(3) from None
-        globals()["app"] = application
-        return application
-    raise AttributeError(name)
+__getattr__ = lazy_app(create_app, globals())

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response, StreamingResponse
@@ -21,11 +19,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.config import ProxyConfig, config_path, load_config
 from shared.core import ProxyCore
-from shared.errors import ConfigError, MethodNotAllowed, NotFound, ProxyError
+from shared.errors import MethodNotAllowed, NotFound, ProxyError
 from shared.flow import Job, Reply, StreamReply
 from shared.logs import configure_access_log
 from shared.metrics import CONTENT_TYPE, EXPOSITION_HANDLER, StackMetrics, StreamWatch, exposition
 from shared.routes import ROUTES, Route, dialect_for
+from shared.startup import lazy_app
 from shared.transports.async_aiohttp import Upstream
 
 __all__ = ["STACK", "create_app"]
@@ -179,14 +178,4 @@ async def _logged(chunks: AsyncIterator[bytes], done: Callable[[], None], watch:
             done()
 
 
-def __getattr__(name: str) -> Any:
-    # ``uvicorn proxy_server_fastapi:app`` needs a module-level app; built on first access.
-    if name == "app":
-        try:
-            application = create_app()
-        except ConfigError as exc:  # one clear line instead of a traceback, then a boot failure
-            print(f"proxy: invalid configuration: {exc}", file=sys.stderr, flush=True)
-            raise SystemExit(3) from None
-        globals()["app"] = application
-        return application
-    raise AttributeError(name)
+__getattr__ = lazy_app(create_app, globals())
