@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from proxyctl import parity, promote, rollout, status, up
+from proxyctl import check_config, models, parity, promote, rollout, status, up
 from proxyctl.runstate import CliError
 
 __all__ = ["main"]
@@ -19,6 +19,8 @@ def main(argv: list[str] | None = None) -> int:
     status.add_parser(sub)
     promote.add_parser(sub)
     parity.add_parser(sub)
+    models.add_parser(sub)
+    check_config.add_parser(sub)
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))

@@ -11,21 +11,32 @@ Additions, all optional: ``model_settings`` (per model: ``family``, ``claude_api
 empty key list refuses to start unless this is true), ``timeouts``,
 ``max_body_bytes`` (default 32 MiB) and ``fallback_models`` (family -> model used
 for unknown names of that family, e.g. Claude Code's dated model names) and
-``retry`` (see ``shared/retry.py``).
+``retry`` (see ``shared/retry.py``); ``model_aliases``, ``strip_model_prefixes`` and
+``model_filters`` (see ``shared/model_names.py``).
 
 :func:`parse_config` is pure and validates everything at start-up, naming the field
-of the first problem; :func:`load_config` is the only place the core reads files.
+of the first problem; given a ``problems`` list it collects every problem instead
+(``proxyctl check-config``). :func:`load_config` is the only place the core reads files.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from shared.errors import ConfigError
+from shared.model_names import (
+    ModelFilters,
+    NameTable,
+    build_names,
+    parse_model_aliases,
+    parse_model_filters,
+    parse_strip_prefixes,
+)
 from shared.retry import RetryPolicy
 
 __all__ = [
@@ -36,6 +47,7 @@ __all__ = [
     "SubAccount",
     "Timeouts",
     "config_path",
+    "config_problems",
     "load_config",
     "parse_config",
 ]
@@ -98,6 +110,14 @@ class ProxyConfig:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     access_log: bool = True
     fallback_models: Mapping[str, str] = field(default_factory=dict)
+    model_aliases: Mapping[str, str] = field(default_factory=dict)
+    strip_model_prefixes: tuple[str, ...] = ()
+    model_filters: ModelFilters = field(default_factory=ModelFilters)
+
+    def name_table(self, models: Sequence[str] | None = None) -> NameTable:
+        """Client names after aliases, stripping and filters (``models``: default the configured ones)."""
+        names = self.model_names if models is None else models
+        return build_names(names, self.model_aliases, self.strip_model_prefixes, self.model_filters)
 
     @property
     def model_names(self) -> list[str]:
@@ -114,8 +134,12 @@ def config_path(env: Mapping[str, str]) -> str:
     return env.get("PROXY_CONFIG") or DEFAULT_CONFIG_PATH
 
 
-def load_config(path: str | Path) -> ProxyConfig:
-    """Read and parse ``path``; service-key paths are resolved next to it."""
+def load_config(path: str | Path, *, problems: list[str] | None = None) -> ProxyConfig:
+    """Read and parse ``path``; service-key paths are resolved next to it.
+
+    Raises on the first problem, or with ``problems`` given, appends every problem there
+    (an unreadable file or invalid JSON still raises: there is nothing to check).
+    """
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -125,7 +149,39 @@ def load_config(path: str | Path) -> ProxyConfig:
         doc = json.loads(text)
     except ValueError as exc:
         raise ConfigError(f"{path}: not valid JSON: {exc}") from exc
-    return parse_config(doc, base_dir=path.parent, read_file=_read_json_file)
+    return parse_config(doc, base_dir=path.parent, read_file=_read_json_file, problems=problems)
+
+
+def config_problems(path: str | Path) -> tuple[ProxyConfig | None, list[str]]:
+    """Every problem of the config file at ``path`` (empty: valid), and the config when it parses."""
+    problems: list[str] = []
+    try:
+        config = load_config(path, problems=problems)
+    except ConfigError as exc:
+        return None, [str(exc)]
+    return (None if problems else config), problems
+
+
+_T = TypeVar("_T")
+
+
+class _Problems:
+    """Raises the first ConfigError (start-up) or collects them all (``problems`` list given)."""
+
+    def __init__(self, problems: list[str] | None) -> None:
+        self.problems = problems
+
+    def add(self, exc: ConfigError) -> None:
+        if self.problems is None:
+            raise exc
+        self.problems.append(str(exc))
+
+    def check(self, fn: Callable[[], _T], default: _T) -> _T:
+        try:
+            return fn()
+        except ConfigError as exc:
+            self.add(exc)
+            return default
 
 
 def _read_json_file(path: Path) -> Any:
@@ -137,40 +193,102 @@ def _read_json_file(path: Path) -> Any:
         raise ConfigError(f"{path}: not valid JSON: {exc}") from exc
 
 
-def parse_config(doc: Any, *, base_dir: Path = Path("."), read_file: Any = None) -> ProxyConfig:
-    """Validate a config document. ``read_file(path)`` loads service-key files (None: inline keys only)."""
+def parse_config(
+    doc: Any, *, base_dir: Path = Path("."), read_file: Any = None, problems: list[str] | None = None
+) -> ProxyConfig:
+    """Validate a config document. ``read_file(path)`` loads service-key files (None: inline keys only).
+
+    Raises :class:`ConfigError` on the first problem; with ``problems`` given, appends every
+    problem's message there and returns a config in which the faulty parts have defaults.
+    """
+    p = _Problems(problems)
     if not isinstance(doc, dict):
-        raise ConfigError("config: the top level must be a JSON object")
+        p.add(ConfigError("config: the top level must be a JSON object"))
+        doc = {}
     raw_subs = doc.get("subAccounts")
     if raw_subs is None and "deployment_models" in doc:
         raw_subs = {
             "default": {k: doc[k] for k in ("service_key_json", "deployment_models", "resource_group") if k in doc}
         }
+    subs: tuple[SubAccount, ...] = ()
     if not isinstance(raw_subs, dict) or not raw_subs:
-        raise ConfigError("subAccounts: must be an object with at least one sub-account")
-    subs = tuple(_sub_account(name, raw, base_dir, read_file) for name, raw in raw_subs.items())
+        p.add(ConfigError("subAccounts: must be an object with at least one sub-account"))
+    else:
+        found = [_sub_account(name, raw, base_dir, read_file, p) for name, raw in raw_subs.items()]
+        subs = tuple(s for s in found if s is not None)
 
+    keys: list[str] = p.check(lambda: _keys(doc), [])
+    allow_open = p.check(lambda: _bool(doc, "allow_unauthenticated", False), False)
+    if not keys and not allow_open and "secret_authentication_tokens" not in _failed(problems):
+        p.add(
+            ConfigError(
+                "secret_authentication_tokens: the list is empty, so any client could use the proxy; "
+                'add keys, or set "allow_unauthenticated": true to run without client authentication'
+            )
+        )
+    host = p.check(lambda: _host(doc), "127.0.0.1")
+    port = p.check(lambda: _port(doc), 3001)
+    max_body = p.check(lambda: _max_body(doc), 32 * 1024 * 1024)
+    models = [name for sub in subs for name in sub.deployments]
+    aliases: dict[str, str] = p.check(lambda: parse_model_aliases(doc.get("model_aliases", {})), {})
+    prefixes: tuple[str, ...] = p.check(lambda: parse_strip_prefixes(doc.get("strip_model_prefixes", [])), ())
+    filters = p.check(lambda: parse_model_filters(doc.get("model_filters", {})), ModelFilters())
+    table = build_names(models, aliases, prefixes, filters, on_problem=p.add)
+    fallbacks: dict[str, str] = p.check(lambda: _fallbacks(doc, set(models), table), {})
+    return ProxyConfig(
+        sub_accounts=subs,
+        api_keys=tuple(keys),
+        allow_unauthenticated=allow_open,
+        host=host,
+        port=port,
+        model_settings=p.check(lambda: _model_settings(doc.get("model_settings", {}), p), {}),
+        timeouts=p.check(lambda: _timeouts(doc.get("timeouts", {})), Timeouts()),
+        max_body_bytes=max_body,
+        retry=p.check(lambda: _retry(doc.get("retry", {})), RetryPolicy()),
+        access_log=p.check(lambda: _bool(doc, "access_log", True), True),
+        fallback_models=fallbacks,
+        model_aliases=table.aliases,
+        strip_model_prefixes=prefixes,
+        model_filters=filters,
+    )
+
+
+def _failed(problems: list[str] | None) -> set[str]:
+    """Fields that already have a problem (so one cause is reported once)."""
+    return {msg.split(":", 1)[0] for msg in problems or []}
+
+
+def _keys(doc: Mapping[str, Any]) -> list[str]:
     keys = doc.get("secret_authentication_tokens", [])
     if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
         raise ConfigError("secret_authentication_tokens: must be a list of strings")
     if any(not k for k in keys):
         raise ConfigError("secret_authentication_tokens: empty strings are not allowed (they would admit anyone)")
-    allow_open = _bool(doc, "allow_unauthenticated", False)
-    if not keys and not allow_open:
-        raise ConfigError(
-            "secret_authentication_tokens: the list is empty, so any client could use the proxy; "
-            'add keys, or set "allow_unauthenticated": true to run without client authentication'
-        )
+    return keys
+
+
+def _host(doc: Mapping[str, Any]) -> str:
     host = doc.get("host", "127.0.0.1")
     if not isinstance(host, str) or not host:
         raise ConfigError("host: must be a non-empty string")
+    return host
+
+
+def _port(doc: Mapping[str, Any]) -> int:
     port = doc.get("port", 3001)
     if not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536:
         raise ConfigError("port: must be an integer between 1 and 65535")
+    return port
+
+
+def _max_body(doc: Mapping[str, Any]) -> int:
     max_body = doc.get("max_body_bytes", 32 * 1024 * 1024)
     if not isinstance(max_body, int) or isinstance(max_body, bool) or max_body < 1024:
         raise ConfigError("max_body_bytes: must be an integer of at least 1024")
-    known = {name for sub in subs for name in sub.deployments}
+    return max_body
+
+
+def _fallbacks(doc: Mapping[str, Any], known: set[str], table: NameTable) -> dict[str, str]:
     fallbacks = doc.get("fallback_models", {})
     if not isinstance(fallbacks, dict):
         raise ConfigError("fallback_models: must map a family (openai, claude, gemini) to a configured model")
@@ -179,19 +297,9 @@ def parse_config(doc: Any, *, base_dir: Path = Path("."), read_file: Any = None)
             raise ConfigError(f"fallback_models.{family}: unknown family; use one of {', '.join(FAMILIES)}")
         if target not in known:
             raise ConfigError(f"fallback_models.{family}: '{target}' is not a configured model")
-    return ProxyConfig(
-        sub_accounts=subs,
-        api_keys=tuple(keys),
-        allow_unauthenticated=allow_open,
-        host=host,
-        port=port,
-        model_settings=_model_settings(doc.get("model_settings", {})),
-        timeouts=_timeouts(doc.get("timeouts", {})),
-        max_body_bytes=max_body,
-        retry=_retry(doc.get("retry", {})),
-        access_log=_bool(doc, "access_log", True),
-        fallback_models=dict(fallbacks),
-    )
+        if target not in table.accepted:
+            raise ConfigError(f"fallback_models.{family}: '{target}' is removed by model_filters")
+    return dict(fallbacks)
 
 
 def _bool(doc: Mapping[str, Any], key: str, default: bool) -> bool:
@@ -201,14 +309,32 @@ def _bool(doc: Mapping[str, Any], key: str, default: bool) -> bool:
     return value
 
 
-def _sub_account(name: str, raw: Any, base_dir: Path, read_file: Any) -> SubAccount:
+def _sub_account(name: str, raw: Any, base_dir: Path, read_file: Any, p: _Problems) -> SubAccount | None:
     where = f"subAccounts.{name}"
     if not isinstance(raw, dict):
-        raise ConfigError(f"{where}: must be an object")
+        p.add(ConfigError(f"{where}: must be an object"))
+        return None
+    ok = True
     rg = raw.get("resource_group", "default")
     if not isinstance(rg, str) or not rg:
-        raise ConfigError(f"{where}.resource_group: must be a non-empty string")
-    key_doc = raw.get("service_key_json")
+        p.add(ConfigError(f"{where}.resource_group: must be a non-empty string"))
+        ok = False
+    service_key = p.check(lambda: _load_service_key(raw.get("service_key_json"), where, base_dir, read_file), None)
+    models = raw.get("deployment_models")
+    if not isinstance(models, dict) or not models:
+        p.add(ConfigError(f"{where}.deployment_models: must map model names to lists of deployment URLs"))
+        return None
+    deployments: dict[str, tuple[str, ...]] = {}
+    for model, urls in models.items():
+        found = p.check(partial(_deployment_urls, f"{where}.deployment_models.{model}", urls), None)
+        if found is not None:
+            deployments[model] = found
+    if not ok or service_key is None or not deployments:
+        return None
+    return SubAccount(name=name, resource_group=rg, service_key=service_key, deployments=deployments)
+
+
+def _load_service_key(key_doc: Any, where: str, base_dir: Path, read_file: Any) -> ServiceKey:
     if isinstance(key_doc, str):
         if read_file is None:
             raise ConfigError(f"{where}.service_key_json: file paths need load_config()")
@@ -217,21 +343,18 @@ def _sub_account(name: str, raw: Any, base_dir: Path, read_file: Any) -> SubAcco
             key_doc = read_file(key_path)
         except ConfigError as exc:
             raise ConfigError(f"{where}.service_key_json: {exc}") from exc
-    service_key = _service_key(key_doc, f"{where}.service_key_json")
-    models = raw.get("deployment_models")
-    if not isinstance(models, dict) or not models:
-        raise ConfigError(f"{where}.deployment_models: must map model names to lists of deployment URLs")
-    deployments: dict[str, tuple[str, ...]] = {}
-    for model, urls in models.items():
-        if isinstance(urls, str):
-            urls = [urls]
-        if not isinstance(urls, list) or not urls:
-            raise ConfigError(f"{where}.deployment_models.{model}: must be a non-empty list of URLs")
-        for i, url in enumerate(urls):
-            if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-                raise ConfigError(f"{where}.deployment_models.{model}[{i}]: must be an http(s) URL")
-        deployments[model] = tuple(u.rstrip("/") for u in urls)
-    return SubAccount(name=name, resource_group=rg, service_key=service_key, deployments=deployments)
+    return _service_key(key_doc, f"{where}.service_key_json")
+
+
+def _deployment_urls(where: str, urls: Any) -> tuple[str, ...]:
+    if isinstance(urls, str):
+        urls = [urls]
+    if not isinstance(urls, list) or not urls:
+        raise ConfigError(f"{where}: must be a non-empty list of URLs")
+    for i, url in enumerate(urls):
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            raise ConfigError(f"{where}[{i}]: must be an http(s) URL")
+    return tuple(u.rstrip("/") for u in urls)
 
 
 def _service_key(doc: Any, where: str) -> ServiceKey:
@@ -251,31 +374,36 @@ def _service_key(doc: Any, where: str) -> ServiceKey:
     )
 
 
-def _model_settings(raw: Any) -> dict[str, ModelSettings]:
+def _model_settings(raw: Any, p: _Problems) -> dict[str, ModelSettings]:
     if not isinstance(raw, dict):
         raise ConfigError("model_settings: must be an object keyed by model name")
     out: dict[str, ModelSettings] = {}
     for name, entry in raw.items():
-        where = f"model_settings.{name}"
-        if not isinstance(entry, dict):
-            raise ConfigError(f"{where}: must be an object")
-        unknown = set(entry) - {"family", "claude_api", "api_version", "upstream_model", "max_tokens"}
-        if unknown:
-            raise ConfigError(f"{where}.{sorted(unknown)[0]}: unknown setting")
-        family = entry.get("family")
-        if family is not None and family not in FAMILIES:
-            raise ConfigError(f"{where}.family: must be one of {', '.join(FAMILIES)}")
-        claude_api = entry.get("claude_api", "invoke")
-        if claude_api not in CLAUDE_APIS:
-            raise ConfigError(f"{where}.claude_api: must be 'invoke' or 'converse'")
-        for key in ("api_version", "upstream_model"):
-            if entry.get(key) is not None and not isinstance(entry[key], str):
-                raise ConfigError(f"{where}.{key}: must be a string")
-        max_tokens = entry.get("max_tokens")
-        if max_tokens is not None and (not isinstance(max_tokens, int) or max_tokens < 1):
-            raise ConfigError(f"{where}.max_tokens: must be a positive integer")
-        out[name] = ModelSettings(family, claude_api, entry.get("api_version"), entry.get("upstream_model"), max_tokens)
+        settings = p.check(partial(_one_model_settings, f"model_settings.{name}", entry), None)
+        if settings is not None:
+            out[name] = settings
     return out
+
+
+def _one_model_settings(where: str, entry: Any) -> ModelSettings:
+    if not isinstance(entry, dict):
+        raise ConfigError(f"{where}: must be an object")
+    unknown = set(entry) - {"family", "claude_api", "api_version", "upstream_model", "max_tokens"}
+    if unknown:
+        raise ConfigError(f"{where}.{sorted(unknown)[0]}: unknown setting")
+    family = entry.get("family")
+    if family is not None and family not in FAMILIES:
+        raise ConfigError(f"{where}.family: must be one of {', '.join(FAMILIES)}")
+    claude_api = entry.get("claude_api", "invoke")
+    if claude_api not in CLAUDE_APIS:
+        raise ConfigError(f"{where}.claude_api: must be 'invoke' or 'converse'")
+    for key in ("api_version", "upstream_model"):
+        if entry.get(key) is not None and not isinstance(entry[key], str):
+            raise ConfigError(f"{where}.{key}: must be a string")
+    max_tokens = entry.get("max_tokens")
+    if max_tokens is not None and (not isinstance(max_tokens, int) or max_tokens < 1):
+        raise ConfigError(f"{where}.max_tokens: must be a positive integer")
+    return ModelSettings(family, claude_api, entry.get("api_version"), entry.get("upstream_model"), max_tokens)
 
 
 def _timeouts(raw: Any) -> Timeouts:

@@ -294,7 +294,8 @@ class StackMetrics(Recorder):
             os.makedirs(_MULTIPROC_DIR, exist_ok=True)
             metrics_multiproc.sweep_dead_workers(_MULTIPROC_DIR)
         self.stack = stack
-        self._models = {name: name for name in config.model_names}
+        # Every name a client may use (configured, stripped, aliases); anything else is "other".
+        self._models = {name: name for name in config.name_table().accepted}
         self._routes: dict[str, RouteMetrics] = {}
         # Resolved up front so every series exists (at 0) from the first scrape: rate() needs a start.
         self._retries = {reason: RETRIES.labels(stack, reason) for reason in RETRY_REASONS}

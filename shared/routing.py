@@ -5,6 +5,10 @@ Gemini, anything else is OpenAI-family — unless ``model_settings`` says otherw
 The old proxies guessed the Claude API from version fragments in the name (``3.7``,
 ``4``), which sent renamed models down the wrong path; here the API is a setting
 (default ``invoke``, the Anthropic-native body).
+
+Client names go through the config's name table first (``shared/model_names.py``): an
+alias or stripped name resolves to its configured model's route, and a name removed by
+``model_filters`` is as unknown as a name never configured.
 """
 
 from __future__ import annotations
@@ -44,14 +48,16 @@ class ModelRoute:
 class Router:
     """Resolves client model names to :class:`ModelRoute`; built once per app."""
 
-    __slots__ = ("_routes",)
+    __slots__ = ("_routes", "_names")
 
     def __init__(self, config: ProxyConfig) -> None:
         self._routes = {name: _route(name, config.model_settings.get(name)) for name in config.model_names}
+        self._names = config.name_table()
 
     def route(self, model: str) -> ModelRoute:
+        """The route of a client name; an alias gets its target's route (``name`` is the configured model)."""
         try:
-            return self._routes[model]
+            return self._routes[self._names.accepted[model]]
         except KeyError:
             raise ModelNotFound(
                 f"model '{model}' is not configured on this proxy; GET /v1/models lists the available models",
@@ -59,7 +65,12 @@ class Router:
             ) from None
 
     def names(self) -> list[str]:
-        return list(self._routes)
+        """What ``/v1/models`` lists: stripped names, then aliases, all filtered."""
+        return list(self._names.listed)
+
+    def configured_route(self, model: str) -> ModelRoute:
+        """The route of a configured model whatever the filters say (for ``proxyctl models``)."""
+        return self._routes[model]
 
 
 def _route(name: str, settings: ModelSettings | None) -> ModelRoute:

@@ -85,3 +85,40 @@ def test_config_path_from_env():
 def test_service_key_repr_hides_secret():
     cfg = parse_config(base())
     assert "secret" not in repr(cfg.sub_accounts[0].service_key)
+
+
+def test_collect_mode_reports_every_problem_and_load_still_raises_the_first(tmp_path: Path):
+    over = {"port": "80", "timeouts": {"read": 5}, "model_aliases": {"s": "nope"}}
+    over["model_filters"] = {"exclude_filters": ["("]}
+    doc = json.loads(json.dumps(base(**over)))
+    doc["subAccounts"]["a"]["deployment_models"]["m"] = ["ftp://x"]
+    doc["subAccounts"]["a"]["service_key_json"].pop("clientsecret")
+    doc["model_settings"] = {"m1": {"famly": "x"}, "m2": {"claude_api": "chat"}}
+    problems: list[str] = []
+    parse_config(doc, problems=problems)
+    fields = [p.split(":", 1)[0] for p in problems]
+    assert fields == [
+        "subAccounts.a.service_key_json.clientsecret",
+        "subAccounts.a.deployment_models.m[0]",
+        "port",
+        "model_filters.exclude_filters[0]",
+        "model_aliases.s",
+        "model_settings.m1.famly",
+        "model_settings.m2.claude_api",
+        "timeouts.read",
+    ]
+    (tmp_path / "c.json").write_text(json.dumps(doc))
+    with pytest.raises(ConfigError, match="clientsecret"):
+        load_config(tmp_path / "c.json")
+
+
+def test_collect_mode_on_a_valid_config_has_no_problems():
+    problems: list[str] = []
+    cfg = parse_config(base(), problems=problems)
+    assert problems == [] and cfg.model_names == ["gpt-4o"]
+
+
+def test_empty_key_list_is_reported_once_when_the_list_is_also_malformed():
+    problems: list[str] = []
+    parse_config(base(secret_authentication_tokens="k"), problems=problems)
+    assert problems == ["secret_authentication_tokens: must be a list of strings"]

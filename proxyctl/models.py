@@ -1,0 +1,76 @@
+"""``proxyctl models``: model -> family -> upstream API -> sub-accounts -> deployments.
+
+Reads the config with the proxy's own parser (``shared.config.load_config``); no network.
+Aliases show as ``alias → target``; names removed by ``model_filters`` are marked.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from proxyctl.runstate import CliError
+from shared.config import ProxyConfig, config_path, load_config
+from shared.errors import ConfigError
+from shared.routing import ModelRoute, Router
+
+__all__ = ["add_parser", "models_table", "run"]
+
+HEADER = ("MODEL", "FAMILY", "API", "SUB-ACCOUNTS", "DEPLOYMENTS", "NOTE")
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("models", help="table of models, families, upstream APIs, sub-accounts and deployments")
+    p.add_argument("--config", help="config file (default: $PROXY_CONFIG or ./config.json)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    path = args.config or config_path(os.environ)
+    try:
+        config = load_config(path)
+    except ConfigError as exc:
+        raise CliError(str(exc)) from exc
+    print(models_table(config))
+    return 0
+
+
+def _api(route: ModelRoute) -> str:
+    if route.family == "claude":
+        return route.claude_api
+    if route.family == "gemini":
+        return f"gemini ({route.upstream_model})"
+    kind = "embeddings" if route.kind == "embeddings" else "chat"
+    return f"{kind} api-version {route.api_version}"
+
+
+def _deployment_id(url: str) -> str:
+    return url.rstrip("/").rsplit("/", 1)[-1]
+
+
+def models_table(config: ProxyConfig) -> str:
+    """The table as text: one row per configured model, then one per alias."""
+    router = Router(config)
+    names = config.name_table()
+    rows: list[tuple[str, ...]] = [HEADER]
+
+    def row(label: str, model: str, note: str) -> tuple[str, ...]:
+        route = router.configured_route(model)
+        subs = [s for s in config.sub_accounts if model in s.deployments]
+        deployments = [_deployment_id(u) for s in subs for u in s.deployments[model]]
+        return (label, route.family, _api(route), ",".join(s.name for s in subs), ",".join(deployments), note)
+
+    for model in config.model_names:
+        notes = []
+        shown = names.display[model]
+        if shown != model:
+            notes.append(f"listed as {shown}")
+        if model in names.hidden:
+            notes.append("filtered")
+        elif shown in names.hidden:
+            notes.append(f"{shown} filtered")
+        rows.append(row(model, model, "; ".join(notes)))
+    for alias, target in names.aliases.items():
+        rows.append(row(f"{alias} → {target}", target, "filtered" if alias in names.hidden else ""))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(HEADER))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows)
