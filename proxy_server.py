@@ -16,7 +16,7 @@ from collections.abc import Callable, Generator, Iterator
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
-from shared.config import ProxyConfig, config_path, load_config
+from shared.config import ProxyConfig, config_path
 from shared.core import ProxyCore
 from shared.errors import MethodNotAllowed, NotFound, ProxyError
 from shared.flow import Job, Reply, StreamReply
@@ -24,6 +24,7 @@ from shared.logs import configure_access_log
 from shared.metrics import CONTENT_TYPE, EXPOSITION_HANDLER, StackMetrics, StreamWatch, exposition
 from shared.routes import ROUTES, Route, dialect_for
 from shared.startup import lazy_app
+from shared.transports.discovery_http import load_config_with_discovery
 from shared.transports.sync_requests import Upstream
 
 __all__ = ["STACK", "create_app"]
@@ -35,7 +36,7 @@ access = logging.getLogger("proxy.access")
 
 def create_app(config: ProxyConfig | None = None) -> Flask:
     """Build the app; without ``config`` it is read from ``PROXY_CONFIG`` (default ./config.json)."""
-    cfg = config if config is not None else load_config(config_path(os.environ))
+    cfg = config if config is not None else load_config_with_discovery(config_path(os.environ))
     core = ProxyCore(cfg, stack=STACK, started_at=time.time())
     metrics = StackMetrics(STACK, cfg)
     upstream = Upstream(core, metrics=metrics)

@@ -14,10 +14,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
-from fastapi.responses import Response, StreamingResponse
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import HTMLResponse, Response, StreamingResponse
+from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from shared.config import ProxyConfig, config_path, load_config
+from shared.config import ProxyConfig, config_path
 from shared.core import ProxyCore
 from shared.errors import MethodNotAllowed, NotFound, ProxyError
 from shared.flow import Job, Reply, StreamReply
@@ -26,8 +28,9 @@ from shared.metrics import CONTENT_TYPE, EXPOSITION_HANDLER, StackMetrics, Strea
 from shared.routes import ROUTES, Route, dialect_for
 from shared.startup import lazy_app
 from shared.transports.async_aiohttp import Upstream
+from shared.transports.discovery_http import load_config_with_discovery
 
-__all__ = ["STACK", "create_app"]
+__all__ = ["DOCS_ASSETS", "STACK", "create_app"]
 
 STACK = "fastapi"
 log = logging.getLogger("proxy.fastapi")
@@ -36,7 +39,7 @@ access = logging.getLogger("proxy.access")
 
 def create_app(config: ProxyConfig | None = None) -> FastAPI:
     """Build the app; without ``config`` it is read from ``PROXY_CONFIG`` (default ./config.json)."""
-    cfg = config if config is not None else load_config(config_path(os.environ))
+    cfg = config if config is not None else load_config_with_discovery(config_path(os.environ))
     core = ProxyCore(cfg, stack=STACK, started_at=time.time())
     metrics = StackMetrics(STACK, cfg)
     upstream = Upstream(core, metrics=metrics)
@@ -61,6 +64,8 @@ def create_app(config: ProxyConfig | None = None) -> FastAPI:
             include_in_schema=False,
         )
 
+    _add_docs(app)
+
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(req: Request, exc: StarletteHTTPException) -> Response:
         error: ProxyError
@@ -82,6 +87,53 @@ def create_app(config: ProxyConfig | None = None) -> FastAPI:
         return _to_response(reply)
 
     return app
+
+
+DOCS_ASSETS = "/docs/assets"
+"""Where ``/docs`` and ``/redoc`` load Swagger UI and Redoc from: this server, never a CDN."""
+
+
+def _docs_assets_dir() -> str:
+    """Swagger UI 5 and Redoc 2 as installed by the ``fastapi-offline`` package (a PyPI dependency).
+
+    Only its ``static`` folder is used: the pages are FastAPI's own, pointed at the
+    proxy's ``/openapi.json`` (``shared.openapi``), not at a FastAPI-generated document.
+    """
+    import fastapi_offline  # imported here: only the FastAPI stack needs it
+
+    return os.path.join(os.path.dirname(fastapi_offline.__file__), "static")
+
+
+def _add_docs(app: FastAPI) -> None:
+    """``GET /docs`` (Swagger UI) and ``GET /redoc`` over ``/openapi.json``; no key, works offline.
+
+    Plain Starlette routes, not API routes: they are no part of the proxy's API (the
+    shared route table and the OpenAPI document list neither), and FastAPI's own
+    ``openapi_url`` stays None so it never serves a second document.
+    """
+    app.mount(DOCS_ASSETS, StaticFiles(directory=_docs_assets_dir()), name="docs-assets")
+    title = app.title
+
+    async def swagger_ui(_: Request) -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title=f"{title} - Swagger UI",
+            swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{DOCS_ASSETS}/favicon.png",
+        )
+
+    async def redoc(_: Request) -> HTMLResponse:
+        return get_redoc_html(
+            openapi_url="/openapi.json",
+            title=f"{title} - ReDoc",
+            redoc_js_url=f"{DOCS_ASSETS}/redoc.standalone.js",
+            redoc_favicon_url=f"{DOCS_ASSETS}/favicon.png",
+            with_google_fonts=False,
+        )
+
+    app.add_route("/docs", swagger_ui, methods=["GET"], include_in_schema=False)
+    app.add_route("/redoc", redoc, methods=["GET"], include_in_schema=False)
 
 
 def _view(

@@ -18,6 +18,7 @@ from aicore_sim.control import Control
 from aicore_sim.delivery import deliver
 from aicore_sim.families import HANDLERS, Call, Outcome, route
 from aicore_sim.faults import Fault, FaultBook, default_error_body
+from aicore_sim.listing import LISTING_PREFIX, list_deployments
 from aicore_sim.server import LAST_CHUNK, Connection, Request, encode_chunk
 from aicore_sim.state import Journal, Profile, Settings, Stats, TokenStore
 from aicore_sim.topology import Deployment, Topology
@@ -110,6 +111,9 @@ class Simulator:
             if fault is not None:
                 return self._faulted(req, conn, None, "", False, fault)
             return issue_token(self, req, conn)
+        if path == LISTING_PREFIX or path.startswith(LISTING_PREFIX + "/"):
+            list_deployments(self, req, conn)
+            return None
         self.send(req, conn, None, _aicore_error(404, f"Not found: {path}"))
         return None
 

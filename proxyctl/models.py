@@ -1,6 +1,8 @@
 """``proxyctl models``: model -> family -> upstream API -> sub-accounts -> deployments.
 
 Reads the config with the proxy's own parser (``shared.config.load_config``); no network.
+``--refresh`` clears the deployment-discovery cache (the directory the proxy reads) and
+discovers again, so the table shows discovered deployments too.
 Aliases show as ``alias → target``; names removed by ``model_filters`` are marked.
 """
 
@@ -13,6 +15,7 @@ from proxyctl.runstate import CliError
 from shared.config import ProxyConfig, config_path, load_config
 from shared.errors import ConfigError
 from shared.routing import ModelRoute, Router
+from shared.transports.discovery_http import REFRESH_ENV, load_config_with_discovery
 
 __all__ = ["add_parser", "models_table", "run"]
 
@@ -22,13 +25,21 @@ HEADER = ("MODEL", "FAMILY", "API", "SUB-ACCOUNTS", "DEPLOYMENTS", "NOTE")
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("models", help="table of models, families, upstream APIs, sub-accounts and deployments")
     p.add_argument("--config", help="config file (default: $PROXY_CONFIG or ./config.json)")
+    p.add_argument(
+        "--refresh",
+        action="store_true",
+        help="clear the deployment-discovery cache the proxy reads, discover again and show the result",
+    )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     path = args.config or config_path(os.environ)
     try:
-        config = load_config(path)
+        if args.refresh:
+            config = load_config_with_discovery(path, {**os.environ, REFRESH_ENV: "1"})
+        else:
+            config = load_config(path)
     except ConfigError as exc:
         raise CliError(str(exc)) from exc
     print(models_table(config))

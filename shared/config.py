@@ -48,8 +48,11 @@ __all__ = [
     "Timeouts",
     "config_path",
     "config_problems",
+    "deployment_url",
     "load_config",
     "parse_config",
+    "read_config_doc",
+    "with_deployments",
 ]
 
 DEFAULT_CONFIG_PATH = "config.json"
@@ -75,6 +78,16 @@ class SubAccount:
     resource_group: str
     service_key: ServiceKey
     deployments: Mapping[str, tuple[str, ...]]
+    # Model name -> deployment ids (their URLs are in ``deployments`` too, unchecked
+    # until discovery compares them with the listing).
+    deployment_ids: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # Register every running deployment of the resource group at start-up (see
+    # ``shared/discovery.py``): true when the sub-account configures no deployments.
+    discover: bool = False
+
+    @property
+    def needs_listing(self) -> bool:
+        return self.discover or bool(self.deployment_ids)
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,15 +154,50 @@ def load_config(path: str | Path, *, problems: list[str] | None = None) -> Proxy
     (an unreadable file or invalid JSON still raises: there is nothing to check).
     """
     path = Path(path)
+    doc = read_config_doc(path)
+    return parse_config(doc, base_dir=path.parent, read_file=_read_json_file, problems=problems)
+
+
+def read_config_doc(path: Path) -> Any:
+    """The config file's JSON document (raises :class:`ConfigError` naming the file)."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from exc
     try:
-        doc = json.loads(text)
+        return json.loads(text)
     except ValueError as exc:
         raise ConfigError(f"{path}: not valid JSON: {exc}") from exc
-    return parse_config(doc, base_dir=path.parent, read_file=_read_json_file, problems=problems)
+
+
+def read_json_file(path: Path) -> Any:
+    """Service-key loader for :func:`parse_config` (``read_file``)."""
+    return _read_json_file(path)
+
+
+def deployment_url(api_url: str, deployment_id: str) -> str:
+    """The inference URL of a deployment id: ``{AI_API_URL}/v2/inference/deployments/<id>``."""
+    return f"{api_url.rstrip('/')}/v2/inference/deployments/{deployment_id}"
+
+
+def with_deployments(doc: Mapping[str, Any], merged: Mapping[str, Mapping[str, Sequence[str]]]) -> dict[str, Any]:
+    """A copy of ``doc`` whose sub-accounts named in ``merged`` list exactly those URLs.
+
+    Used after discovery: their ``deployment_ids`` and ``discover`` are consumed (the URLs
+    already include them), so parsing the result validates aliases, filters and fallbacks
+    over configured and discovered names alike.
+    """
+    out = dict(doc)
+    if "subAccounts" not in out and "deployment_models" in out:
+        legacy = ("service_key_json", "deployment_models", "resource_group")
+        out["subAccounts"] = {"default": {k: out.pop(k) for k in legacy if k in out}}
+    subs = dict(out.get("subAccounts") or {})
+    for name, models in merged.items():
+        raw = {k: v for k, v in dict(subs.get(name) or {}).items() if k not in ("deployment_ids", "discover")}
+        raw["deployment_models"] = {model: list(urls) for model, urls in models.items()}
+        subs[name] = raw
+    out["subAccounts"] = subs
+    return out
 
 
 def config_problems(path: str | Path) -> tuple[ProxyConfig | None, list[str]]:
@@ -206,9 +254,13 @@ def parse_config(
         p.add(ConfigError("config: the top level must be a JSON object"))
         doc = {}
     raw_subs = doc.get("subAccounts")
-    if raw_subs is None and "deployment_models" in doc:
+    if raw_subs is None and ("deployment_models" in doc or "deployment_ids" in doc):
         raw_subs = {
-            "default": {k: doc[k] for k in ("service_key_json", "deployment_models", "resource_group") if k in doc}
+            "default": {
+                k: doc[k]
+                for k in ("service_key_json", "deployment_models", "deployment_ids", "resource_group")
+                if k in doc
+            }
         }
     subs: tuple[SubAccount, ...] = ()
     if not isinstance(raw_subs, dict) or not raw_subs:
@@ -320,8 +372,8 @@ def _sub_account(name: str, raw: Any, base_dir: Path, read_file: Any, p: _Proble
         p.add(ConfigError(f"{where}.resource_group: must be a non-empty string"))
         ok = False
     service_key = p.check(lambda: _load_service_key(raw.get("service_key_json"), where, base_dir, read_file), None)
-    models = raw.get("deployment_models")
-    if not isinstance(models, dict) or not models:
+    models = raw.get("deployment_models", {})
+    if not isinstance(models, dict):
         p.add(ConfigError(f"{where}.deployment_models: must map model names to lists of deployment URLs"))
         return None
     deployments: dict[str, tuple[str, ...]] = {}
@@ -329,9 +381,45 @@ def _sub_account(name: str, raw: Any, base_dir: Path, read_file: Any, p: _Proble
         found = p.check(partial(_deployment_urls, f"{where}.deployment_models.{model}", urls), None)
         if found is not None:
             deployments[model] = found
-    if not ok or service_key is None or not deployments:
+    ids: dict[str, tuple[str, ...]] = p.check(lambda: _deployment_ids(where, raw.get("deployment_ids", {})), {})
+    discover = p.check(lambda: _bool(raw, "discover", not models and "deployment_ids" not in raw), False)
+    if (ids or discover) and service_key is not None and not service_key.api_url:
+        p.add(
+            ConfigError(
+                f"{where}.service_key_json.serviceurls.AI_API_URL: required for deployment_ids and discovery "
+                "(copy the whole service key from the SAP BTP cockpit)"
+            )
+        )
+        ok = False
+    if not ok or service_key is None or (models and not deployments):
         return None
-    return SubAccount(name=name, resource_group=rg, service_key=service_key, deployments=deployments)
+    for model, id_list in ids.items():
+        extra = [deployment_url(service_key.api_url or "", i) for i in id_list]
+        deployments[model] = tuple(dict.fromkeys([*deployments.get(model, ()), *extra]))
+    return SubAccount(
+        name=name,
+        resource_group=rg,
+        service_key=service_key,
+        deployments=deployments,
+        deployment_ids=ids,
+        discover=discover,
+    )
+
+
+def _deployment_ids(where: str, raw: Any) -> dict[str, tuple[str, ...]]:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}.deployment_ids: must map model names to lists of deployment ids")
+    out: dict[str, tuple[str, ...]] = {}
+    for model, ids in raw.items():
+        if isinstance(ids, str):
+            ids = [ids]
+        if not isinstance(ids, list) or not ids:
+            raise ConfigError(f"{where}.deployment_ids.{model}: must be a non-empty list of deployment ids")
+        for i, dep_id in enumerate(ids):
+            if not isinstance(dep_id, str) or not dep_id or "/" in dep_id:
+                raise ConfigError(f"{where}.deployment_ids.{model}[{i}]: must be a deployment id (no slashes)")
+        out[model] = tuple(dict.fromkeys(ids))
+    return out
 
 
 def _load_service_key(key_doc: Any, where: str, base_dir: Path, read_file: Any) -> ServiceKey:

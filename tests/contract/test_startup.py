@@ -20,7 +20,10 @@ ARGV = {"flask": flask_argv, "fastapi": fastapi_argv}
 @pytest.mark.parametrize(
     ("mutate", "message"),
     [
-        (lambda d: d["subAccounts"]["sim-a"].pop("deployment_models"), "subAccounts.sim-a.deployment_models"),
+        (  # no deployments and discovery off: nothing to serve
+            lambda d: (d["subAccounts"]["sim-a"].pop("deployment_models"), d.update(discovery={"enabled": False})),
+            "subAccounts.sim-a: no deployments",
+        ),
         (lambda d: d.update(secret_authentication_tokens=[]), "secret_authentication_tokens"),
         (lambda d: d["subAccounts"]["sim-b"].update(service_key_json="missing.json"), "sim-b.service_key_json"),
     ],

@@ -45,7 +45,7 @@ def test_legacy_single_account_layout_becomes_default():
     ("mutate", "field"),
     [
         (lambda d: d.pop("subAccounts"), "subAccounts"),
-        (lambda d: d["subAccounts"]["a"].pop("deployment_models"), "subAccounts.a.deployment_models"),
+        (lambda d: d["subAccounts"]["a"].update(deployment_models=[]), "subAccounts.a.deployment_models"),
         (lambda d: d["subAccounts"]["a"]["deployment_models"].update(m=["ftp://x"]), "deployment_models.m[0]"),
         (lambda d: d["subAccounts"]["a"]["service_key_json"].pop("clientsecret"), "service_key_json.clientsecret"),
         (lambda d: d.update(secret_authentication_tokens=[]), "secret_authentication_tokens"),

@@ -1,0 +1,189 @@
+"""Deployment discovery, the I/O part: one blocking fetch per sub-account at start-up, and the disk cache.
+
+Runs before any server loop (stdlib ``urllib``, so it suits both stacks); every worker
+process of gunicorn/uvicorn does its own discovery, sharing the disk cache. The
+decisions (what to ask, what a listing means, when a cache entry is fresh, how names
+merge) are in :mod:`shared.discovery`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from shared.config import (
+    ProxyConfig,
+    SubAccount,
+    parse_config,
+    read_config_doc,
+    read_json_file,
+    with_deployments,
+)
+from shared.discovery import (
+    CacheEntry,
+    DiscoveredDeployment,
+    DiscoveryError,
+    DiscoverySettings,
+    cache_entry_doc,
+    cache_key,
+    choose_source,
+    listing_request,
+    merge_deployments,
+    parse_cache_entry,
+    parse_discovery_settings,
+    parse_listing,
+)
+from shared.errors import ConfigError, TokenFetchError
+from shared.token_cache import TokenCache
+from shared.wire import UpstreamRequest
+
+__all__ = ["REFRESH_ENV", "clear_cache", "fetch_listing", "load_config_with_discovery"]
+
+REFRESH_ENV = "PROXY_DISCOVERY_REFRESH"
+
+Fetch = Callable[[SubAccount, float], tuple[DiscoveredDeployment, ...]]
+
+
+def _stderr(msg: str) -> None:
+    print(f"proxy: warning: {msg}", file=sys.stderr, flush=True)
+
+
+def _send(req: UpstreamRequest, timeout: float) -> tuple[int, bytes]:
+    request = urllib.request.Request(req.url, data=req.body, headers=dict(req.headers), method=req.method)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as resp:  # noqa: S310 (http(s) from the service key)
+            return int(resp.status), resp.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise DiscoveryError(f"{req.label}: {reason}") from exc
+
+
+def fetch_listing(sub: SubAccount, timeout: float) -> tuple[DiscoveredDeployment, ...]:
+    """Token (XSUAA client credentials) then the listing; raises :class:`DiscoveryError`."""
+    tokens = TokenCache(sub)
+    status, body = _send(tokens.fetch_request(), timeout)
+    try:
+        token = tokens.accept(status, body, time.time())
+    except TokenFetchError as exc:
+        raise DiscoveryError(str(exc)) from exc
+    req = listing_request(sub, token)
+    status, body = _send(req, timeout)
+    if status != 200:
+        raise DiscoveryError(f"{req.label} answered {status}: {body[:200].decode('utf-8', 'replace')}")
+    return parse_listing(body, sub.service_key.api_url or "")
+
+
+def _cache_file(directory: Path, sub: SubAccount) -> Path:
+    key = sub.service_key
+    return directory / f"{cache_key(key.clientid, key.api_url or '', sub.resource_group)}.json"
+
+
+def _read_cache(path: Path) -> CacheEntry | None:
+    try:
+        return parse_cache_entry(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError):
+        return None
+
+
+def _write_cache(path: Path, deployments: tuple[DiscoveredDeployment, ...], now: float) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(cache_entry_doc(deployments, now)), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:
+        _stderr(f"could not write the deployment cache {path}: {exc.strerror or exc}")
+
+
+def clear_cache(directory: Path) -> int:
+    """Delete every cache entry in ``directory`` (the one discovery reads); the count removed."""
+    removed = 0
+    try:
+        entries = list(directory.glob("*.json"))
+    except OSError:
+        return 0
+    for entry in entries:
+        try:
+            entry.unlink()
+            removed += 1
+        except OSError:
+            pass
+    return removed
+
+
+def discover_sub_account(
+    sub: SubAccount,
+    settings: DiscoverySettings,
+    cache_dir: Path,
+    *,
+    fetch: Fetch,
+    timeout: float,
+    now: Callable[[], float] = time.time,
+    warn: Callable[[str], None] = _stderr,
+) -> tuple[DiscoveredDeployment, ...] | None:
+    """The listing for ``sub``: fresh cache, else a fetch, else any cache entry, else None."""
+    path = _cache_file(cache_dir, sub)
+    cached = _read_cache(path)
+    if choose_source(cached, now(), settings.ttl_seconds, refresh=False) == "cache" and cached is not None:
+        return cached.deployments
+    try:
+        found = fetch(sub, timeout)
+    except DiscoveryError as exc:
+        if cached is not None:
+            age = max(0.0, now() - cached.fetched_at)
+            warn(
+                f"deployment discovery failed for sub-account '{sub.name}' ({exc}); "
+                f"using the cached listing from {age:.0f}s ago"
+            )
+            return cached.deployments
+        warn(f"deployment discovery failed for sub-account '{sub.name}' ({exc}); using the configured deployments only")
+        return None
+    _write_cache(path, found, now())
+    return found
+
+
+def load_config_with_discovery(
+    path: str | Path,
+    env: Mapping[str, str] | None = None,
+    *,
+    fetch: Fetch = fetch_listing,
+    warn: Callable[[str], None] = _stderr,
+) -> ProxyConfig:
+    """Read the config, discover deployments where asked, and parse the merged result.
+
+    The one config loader of both stacks. Raises :class:`ConfigError` on a config problem,
+    or naming a sub-account left with no deployment at all.
+    """
+    env = os.environ if env is None else env
+    path = Path(path)
+    doc = read_config_doc(path)
+    scratch: list[str] = []  # first pass: only to learn which sub-accounts need a listing
+    first = parse_config(doc, base_dir=path.parent, read_file=read_json_file, problems=scratch)
+    settings = parse_discovery_settings(doc.get("discovery") if isinstance(doc, dict) else None)
+    cache_dir = settings.cache_path(path.parent)
+    if env.get(REFRESH_ENV, "") not in ("", "0"):
+        clear_cache(cache_dir)
+    merged: dict[str, dict[str, list[str]]] = {}
+    for sub in first.sub_accounts:
+        if not sub.needs_listing:
+            continue
+        listing = None
+        if settings.enabled:
+            timeout = first.timeouts.token
+            listing = discover_sub_account(sub, settings, cache_dir, fetch=fetch, timeout=timeout, warn=warn)
+        urls = merge_deployments(sub, listing, warn)
+        if not urls:
+            why = "discovery is disabled" if not settings.enabled else "discovery found none"
+            raise ConfigError(f"subAccounts.{sub.name}: no deployments ({why} and none are configured)")
+        merged[sub.name] = urls
+    if not merged:
+        return parse_config(doc, base_dir=path.parent, read_file=read_json_file)
+    return parse_config(with_deployments(doc, merged), base_dir=path.parent, read_file=read_json_file)
