@@ -19,7 +19,8 @@ from werkzeug.exceptions import HTTPException
 from shared.config import ProxyConfig, config_path
 from shared.core import ProxyCore
 from shared.errors import MethodNotAllowed, NotFound, ProxyError
-from shared.flow import Job, Reply, StreamReply
+from shared.exchange import Exchange
+from shared.flow import Reply, StreamReply
 from shared.logs import configure_access_log
 from shared.metrics import CONTENT_TYPE, EXPOSITION_HANDLER, StackMetrics, StreamWatch, exposition
 from shared.routes import ROUTES, Route, dialect_for
@@ -74,31 +75,17 @@ def _view(core: ProxyCore, upstream: Upstream, metrics: StackMetrics, route: Rou
     route_metrics = metrics.route(route.path)
 
     def view() -> Response:
-        started = time.monotonic()
-        request_id = core.request_id(request.headers)
-        model = None
+        ex = Exchange(
+            core, metrics, route_metrics, access.info, request.headers, request.method, request.path, time.monotonic()
+        )
         result: Reply | StreamReply | None = core.admit(route, request.headers)
         if result is None:
-            body = _read_body(core.body_limit)
-            if body is None:
-                result = core.too_large(route)
-            else:
-                job = core.handle(route, request.headers, body, time.time(), request_id)
-                model = job.model if isinstance(job, Job) else None
-                result = upstream.run(job)
-        fields = {"request_id": request_id, "method": request.method, "path": request.path, "model": model}
-        series = route_metrics.series(model)
-
-        def done(status: int, error: str | None = None) -> None:
-            elapsed = time.monotonic() - started
-            series.done(status, elapsed)
-            access.info(core.access_line({**fields, "status": status, "ms": round(elapsed * 1000, 1), "error": error}))
-
-        resp = _to_response(result, request_id)
+            result = upstream.run(ex.job(route, request.headers, _read_body(core.body_limit), time.time()))
+        resp = _to_response(result, ex.request_id)
         if isinstance(result, StreamReply):
-            resp.response = _logged(result.chunks, lambda: done(200), metrics.stream(series, started))
+            resp.response = _logged(result.chunks, lambda: ex.done(200, time.monotonic()), ex.stream_watch())
         else:
-            done(result.status, core.error_summary(result))
+            ex.finished(result, time.monotonic())
         return resp
 
     view.__name__ = route.handler

@@ -22,7 +22,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from shared.config import ProxyConfig, config_path
 from shared.core import ProxyCore
 from shared.errors import MethodNotAllowed, NotFound, ProxyError
-from shared.flow import Job, Reply, StreamReply
+from shared.exchange import Exchange
+from shared.flow import Reply, StreamReply
 from shared.logs import configure_access_log
 from shared.metrics import CONTENT_TYPE, EXPOSITION_HANDLER, StackMetrics, StreamWatch, exposition
 from shared.routes import ROUTES, Route, dialect_for
@@ -142,36 +143,24 @@ def _view(
     route_metrics = metrics.route(route.path)
 
     async def view(request: Request) -> Response:
-        started = time.monotonic()
-        request_id = core.request_id(request.headers)
-        model = None
+        path = request.url.path
+        ex = Exchange(
+            core, metrics, route_metrics, access.info, request.headers, request.method, path, time.monotonic()
+        )
         result: Reply | StreamReply | None = core.admit(route, request.headers)
         if result is None:
             body = await _read_body(request, core.body_limit)
-            if body is None:
-                result = core.too_large(route)
-            else:
-                try:
-                    job = core.handle(route, request.headers, body, time.time(), request_id)
-                    model = job.model if isinstance(job, Job) else None
-                    result = await upstream.run(job)
-                except Exception:  # a bug: answer 500 here, since Starlette's handler would drop the connection
-                    log.exception("unhandled error on %s %s", request.method, request.url.path)
-                    result = core.error_reply(ProxyError("internal proxy error; see the proxy's log"), route.dialect)
-        fields = {"request_id": request_id, "method": request.method, "path": request.url.path, "model": model}
-        series = route_metrics.series(model)
-
-        def done(status: int, error: str | None = None) -> None:
-            elapsed = time.monotonic() - started
-            series.done(status, elapsed)
-            access.info(core.access_line({**fields, "status": status, "ms": round(elapsed * 1000, 1), "error": error}))
-
+            try:
+                result = await upstream.run(ex.job(route, request.headers, body, time.time()))
+            except Exception:  # a bug: answer 500 here, since Starlette's handler would drop the connection
+                log.exception("unhandled error on %s %s", request.method, path)
+                result = core.error_reply(ProxyError("internal proxy error; see the proxy's log"), route.dialect)
         if isinstance(result, StreamReply):
-            watch = metrics.stream(series, started)
-            result = StreamReply(result.headers, _logged(result.chunks, lambda: done(200), watch))
+            done = lambda: ex.done(200, time.monotonic())  # noqa: E731
+            result = StreamReply(result.headers, _logged(result.chunks, done, ex.stream_watch()))
         else:
-            done(result.status, core.error_summary(result))
-        return _to_response(result, request_id)
+            ex.finished(result, time.monotonic())
+        return _to_response(result, ex.request_id)
 
     view.__name__ = route.handler
     return view
