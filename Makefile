@@ -17,37 +17,35 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# HAProxy splits traffic between the stacks (`proxyctl up`, tests/rollout). Installed
-# from Debian when missing; without apt-get this only explains what to do.
+# apt_install(package, what goes without it): install a Debian package, retrying once after
+# `apt-get update`; without apt-get, or if it fails, say what is skipped instead of failing.
+apt_install = \
+	if ! command -v apt-get >/dev/null 2>&1; then \
+	  echo "make: $(1) is not installed and apt-get is not available here; $(2)"; \
+	else \
+	  SUDO=; if [ "$$(id -u)" != 0 ]; then SUDO=sudo; fi; \
+	  echo "make: installing the Debian $(1) package: $$SUDO apt-get install -y $(1)"; \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(1) \
+	  || { $$SUDO apt-get update -q && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(1); } \
+	  || echo "make: could not install $(1); $(2)"; \
+	fi
+
+# HAProxy splits traffic between the stacks (`proxyctl up`, tests/rollout); HAPROXY_BIN
+# points at another binary.
 haproxy:
 	@if command -v haproxy >/dev/null 2>&1 || test -x /usr/sbin/haproxy || test -x /usr/local/sbin/haproxy; then \
 	  :; \
-	elif ! command -v apt-get >/dev/null 2>&1; then \
-	  echo "make: haproxy is not installed and apt-get is not available here. Install HAProxy >= 2.6" \
-	       "yourself (or set HAPROXY_BIN); until then 'proxyctl up' refuses to start and tests/rollout is skipped."; \
 	else \
-	  SUDO=; if [ "$$(id -u)" != 0 ]; then SUDO=sudo; fi; \
-	  echo "make: installing the Debian haproxy package: $$SUDO apt-get install -y haproxy"; \
-	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q haproxy \
-	  || { $$SUDO apt-get update -q && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q haproxy; } \
-	  || echo "make: could not install haproxy; 'proxyctl up' will refuse to start and tests/rollout is skipped."; \
+	  $(call apt_install,haproxy,'proxyctl up' refuses to start and tests/rollout is skipped (or set HAPROXY_BIN)); \
 	fi
 
 # Headless Chromium loads the FastAPI stack's /docs with the network blocked
-# (tests/contract/test_docs_offline.py). Installed from Debian when missing; without
-# apt-get that test is skipped.
+# (tests/contract/test_docs_offline.py); CHROMIUM_BIN points at another binary.
 chromium:
 	@if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || test -n "$$CHROMIUM_BIN"; then \
 	  :; \
-	elif ! command -v apt-get >/dev/null 2>&1; then \
-	  echo "make: chromium is not installed and apt-get is not available here; the offline /docs" \
-	       "browser test is skipped (set CHROMIUM_BIN to a Chromium/Chrome binary to run it)."; \
 	else \
-	  SUDO=; if [ "$$(id -u)" != 0 ]; then SUDO=sudo; fi; \
-	  echo "make: installing the Debian chromium package: $$SUDO apt-get install -y chromium"; \
-	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium \
-	  || { $$SUDO apt-get update -q && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; } \
-	  || echo "make: could not install chromium; the offline /docs browser test is skipped."; \
+	  $(call apt_install,chromium,the offline /docs browser test is skipped (or set CHROMIUM_BIN)); \
 	fi
 
 # `make run` starts FastAPI at 10 % (`make run FASTAPI_WEIGHT=50`); a bare `proxyctl up`
