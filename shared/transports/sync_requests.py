@@ -48,10 +48,7 @@ class Upstream:
         # Streams: the pump enforces first_byte/idle itself (with keep-alives); this is only a backstop.
         self._stream_timeout = (t.connect, max(t.first_byte, t.idle))
         self._token_timeout = (t.connect, t.token)
-        self._session = requests.Session()
-        adapter = HTTPAdapter(pool_connections=32, pool_maxsize=pool_size, max_retries=0)
-        self._session.mount("http://", adapter)
-        self._session.mount("https://", adapter)
+        self._session = _PooledSession(pool_size)
         self._locks = {name: threading.Lock() for name in core.token_caches}
 
     def start(self) -> None:
@@ -117,7 +114,7 @@ class Upstream:
                 return token
             req = cache.fetch_request()
             try:
-                resp = self._session.post(req.url, headers=dict(req.headers), timeout=self._token_timeout)
+                resp = self._session.request(req, self._token_timeout)
                 body = resp.content
             except requests.RequestException as exc:
                 raise TokenFetchError(f"could not reach the {req.label}: {_mapped(exc, 'it').message}") from None
@@ -127,7 +124,10 @@ class Upstream:
 
     def _send(self, cmd: Send) -> tuple[UpstreamResponse, requests.Response | None]:
         req = cmd.request
-        resp = _request(self._session, req, self._stream_timeout if req.stream else self._timeout)
+        try:
+            resp = self._session.request(req, self._stream_timeout if req.stream else self._timeout)
+        except requests.RequestException as exc:
+            raise _mapped(exc, req.label) from None
         headers = {k.lower(): v for k, v in resp.headers.items()}
         if req.stream and resp.status_code == 200:
             return UpstreamResponse(200, headers), resp
@@ -140,13 +140,51 @@ class Upstream:
         return UpstreamResponse(resp.status_code, headers, body), None
 
 
-def _request(session: requests.Session, req: UpstreamRequest, timeout: tuple[float, float]) -> requests.Response:
-    try:
-        return session.request(
-            req.method, req.url, headers=dict(req.headers), data=req.body, stream=req.stream, timeout=timeout
+class _PooledSession:
+    """One ``requests.Session`` whose environment settings are looked up once per origin.
+
+    With ``trust_env`` on, requests re-reads the proxy variables, ``no_proxy`` and
+    ``~/.netrc`` on every request: about a tenth of the Flask worker's CPU per request
+    (py-spy, docs/benchmarks). Proxies and the CA bundle only change per origin, so a
+    probe session resolves them once per ``scheme://host:port`` and the pooled session,
+    with ``trust_env`` off, is handed the answer. ``~/.netrc`` is not consulted: every
+    upstream call carries its own Authorization header, which netrc would overwrite.
+    """
+
+    __slots__ = ("_session", "_probe", "_by_origin")
+
+    def __init__(self, pool_size: int) -> None:
+        self._session = requests.Session()
+        self._session.trust_env = False
+        adapter = HTTPAdapter(pool_connections=32, pool_maxsize=pool_size, max_retries=0)
+        self._session.mount("http://", adapter)
+        self._session.mount("https://", adapter)
+        self._probe = requests.Session()
+        self._by_origin: dict[str, dict[str, Any]] = {}
+
+    def _settings(self, url: str) -> dict[str, Any]:
+        scheme, _, rest = url.partition("://")
+        origin = f"{scheme}://{rest.split('/', 1)[0]}"
+        found = self._by_origin.get(origin)
+        if found is None:
+            env = self._probe.merge_environment_settings(url, {}, None, None, None)
+            found = self._by_origin[origin] = {"proxies": env["proxies"], "verify": env["verify"], "cert": env["cert"]}
+        return found
+
+    def request(self, req: UpstreamRequest, timeout: tuple[float, float]) -> requests.Response:
+        return self._session.request(
+            req.method,
+            req.url,
+            headers=dict(req.headers),
+            data=req.body,
+            stream=req.stream,
+            timeout=timeout,
+            **self._settings(req.url),
         )
-    except requests.RequestException as exc:
-        raise _mapped(exc, req.label) from None
+
+    def close(self) -> None:
+        self._session.close()
+        self._probe.close()
 
 
 def _mapped(exc: BaseException, where: str) -> UpstreamError:

@@ -1,0 +1,1 @@
+"""Load tests: Locust scenarios, the benchmark runner behind ``make bench`` and its baselines."""

@@ -1,0 +1,1 @@
+"""Reference apps the benchmark compares the two stacks against (never used in production)."""
