@@ -32,8 +32,10 @@ from __future__ import annotations
 import re
 import time
 
+import gevent
 import orjson
 from locust import FastHttpUser, constant, events, tag, task
+from locust.env import Environment
 
 __all__ = ["ProxyUser"]
 
@@ -65,6 +67,88 @@ def _options(parser) -> None:  # type: ignore[no-untyped-def]
         default=False,
         help="do not report inter-chunk gaps (saves load-generator CPU with thousands of streams)",
     )
+    parser.add_argument(
+        "--warmup",
+        type=float,
+        env_var="LOCUST_WARMUP",
+        default=0.0,
+        help="seconds after the start whose requests are dropped from the statistics",
+    )
+    parser.add_argument(
+        "--stop-after",
+        type=int,
+        env_var="LOCUST_STOP_AFTER",
+        default=0,
+        help="stop once this many requests (streams count once) were measured after the warm-up",
+    )
+    parser.add_argument(
+        "--samples-file",
+        env_var="LOCUST_SAMPLES_FILE",
+        default="",
+        help="write every measured SSE and request time (ms, unrounded) to this JSON file at the end",
+    )
+
+
+class _Samples:
+    """Unrounded times per entry name (Locust rounds percentiles above 100 ms to 2 digits).
+
+    A 5 ms TTFT target on a 500 ms first token needs the exact values, so the locustfile
+    keeps them and writes them out for the benchmark report.
+    """
+
+    def __init__(self) -> None:
+        self.times: dict[str, list[float]] = {}
+        self.measured = 0
+        self.stop_after = 0
+
+    def reset(self) -> None:
+        self.times = {}
+        self.measured = 0
+
+
+SAMPLES = _Samples()
+
+
+@events.request.add_listener
+def _record(request_type, name, response_time, exception, **_kw) -> None:  # type: ignore[no-untyped-def]
+    if exception is None:
+        SAMPLES.times.setdefault(name, []).append(response_time)
+    if request_type != "SSE":
+        SAMPLES.measured += 1
+        if SAMPLES.stop_after and SAMPLES.measured == SAMPLES.stop_after:
+            runner = _ENV[0].runner if _ENV else None
+            if runner is not None:
+                gevent.spawn(runner.quit)
+
+
+_ENV: list[Environment] = []
+
+
+@events.test_start.add_listener
+def _start(environment: Environment, **_kw) -> None:  # type: ignore[no-untyped-def]
+    _ENV[:] = [environment]
+    opts = environment.parsed_options
+    SAMPLES.reset()
+    SAMPLES.stop_after = 0  # counted only after the warm-up
+
+    def warmed_up() -> None:
+        gevent.sleep(opts.warmup)
+        environment.stats.reset_all()
+        SAMPLES.reset()
+        SAMPLES.stop_after = opts.stop_after
+
+    if opts.warmup > 0:
+        gevent.spawn(warmed_up)
+    else:
+        SAMPLES.stop_after = opts.stop_after
+
+
+@events.quitting.add_listener
+def _write_samples(environment: Environment, **_kw) -> None:  # type: ignore[no-untyped-def]
+    path = environment.parsed_options.samples_file if environment.parsed_options else ""
+    if path:
+        with open(path, "wb") as fh:
+            fh.write(orjson.dumps(SAMPLES.times))
 
 
 def _fire(user: FastHttpUser, name: str, started: float, length: int = 0, exc: Exception | None = None) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from proxyctl import check_config, models, parity, promote, rollout, status, up
+from proxyctl import bench, check_config, models, parity, promote, rollout, status, up
 from proxyctl.runstate import CliError
 
 __all__ = ["main"]
@@ -21,6 +21,7 @@ def main(argv: list[str] | None = None) -> int:
     parity.add_parser(sub)
     models.add_parser(sub)
     check_config.add_parser(sub)
+    bench.add_parser(sub)
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))
