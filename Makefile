@@ -7,12 +7,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install haproxy chromium run test lint typecheck unit contract rollout clean
+.PHONY: install haproxy chromium run test lint typecheck unit contract rollout bench bench-quick clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[flask,fastapi,sim,dev]'
+	$(BIN)/python -m pip install -q -e '.[flask,fastapi,sim,dev,bench]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -72,6 +72,16 @@ contract: install chromium
 
 rollout: install haproxy
 	$(BIN)/python -m pytest -q tests/rollout
+
+# Locust load comparison (docs/load-testing.md): the simulator, both stacks, the baselines and
+# HAProxy, one profile after another; reports with charts and CSVs in docs/benchmarks/.
+# `make bench BENCH_PROFILES=realistic` runs one; `make bench-quick` checks the pipeline in ~2 min.
+BENCH_PROFILES ?= all
+bench: install haproxy
+	$(BIN)/proxyctl bench --profile $(BENCH_PROFILES)
+
+bench-quick: install haproxy
+	$(BIN)/proxyctl bench --profile $(BENCH_PROFILES) --quick
 
 clean:
 	rm -rf $(VENV) .run .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -56,8 +56,13 @@ def create_app(config: ProxyConfig | None = None) -> FastAPI:
 
     app = FastAPI(title="SAP AI Core LLM proxy", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.proxy = {"core": core, "upstream": upstream, "metrics": metrics}
+    # Plain Starlette routes, not FastAPI API routes: the views take the raw Request and
+    # build their own Response, so FastAPI's per-request dependency solving, query
+    # parsing and response validation would be pure cost (~40% of the worker's CPU per
+    # request, py-spy; docs/benchmarks/overhead.md). The OpenAPI document is the shared
+    # one (shared/openapi.py), so nothing reads FastAPI's route metadata.
     for route in ROUTES:
-        app.add_api_route(
+        app.add_route(
             route.path,
             _metrics_view(core) if route.handler == EXPOSITION_HANDLER else _view(core, upstream, metrics, route),
             methods=[route.method],
@@ -143,7 +148,7 @@ def _view(
     route_metrics = metrics.route(route.path)
 
     async def view(request: Request) -> Response:
-        path = request.url.path
+        path = request.scope["path"]
         ex = Exchange(
             core, metrics, route_metrics, access.info, request.headers, request.method, path, time.monotonic()
         )

@@ -29,17 +29,24 @@ test of a real deployment.
 
 from __future__ import annotations
 
-import re
+import os
+import sys
 import time
 
 import gevent
 import orjson
 from locust import FastHttpUser, constant, events, tag, task
 from locust.env import Environment
+from locust.runners import WorkerRunner
+
+try:
+    from loadtests.stream_lines import anthropic_line, openai_line
+except ImportError:  # a checkout without `pip install -e .`: the repo root is one level up
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    from loadtests.stream_lines import anthropic_line, openai_line
 
 __all__ = ["ProxyUser"]
 
-_CONTENT = re.compile(rb'"content": ?"[^"]')
 PROMPT = "Summarise the benefits of connection pooling for an HTTP proxy in one short paragraph."
 
 
@@ -93,60 +100,58 @@ class _Samples:
     """Unrounded times per entry name (Locust rounds percentiles above 100 ms to 2 digits).
 
     A 5 ms TTFT target on a 500 ms first token needs the exact values, so the locustfile
-    keeps them and writes them out for the benchmark report.
+    keeps them and writes them out for the benchmark report. They are per process: in
+    distributed mode each worker writes ``<samples-file>.<pid>``.
     """
 
     def __init__(self) -> None:
         self.times: dict[str, list[float]] = {}
-        self.measured = 0
-        self.stop_after = 0
-
-    def reset(self) -> None:
-        self.times = {}
-        self.measured = 0
 
 
 SAMPLES = _Samples()
 
 
 @events.request.add_listener
-def _record(request_type, name, response_time, exception, **_kw) -> None:  # type: ignore[no-untyped-def]
+def _record(name, response_time, exception, **_kw) -> None:  # type: ignore[no-untyped-def]
     if exception is None:
         SAMPLES.times.setdefault(name, []).append(response_time)
-    if request_type != "SSE":
-        SAMPLES.measured += 1
-        if SAMPLES.stop_after and SAMPLES.measured == SAMPLES.stop_after:
-            runner = _ENV[0].runner if _ENV else None
-            if runner is not None:
-                gevent.spawn(runner.quit)
 
 
-_ENV: list[Environment] = []
+def _measured(environment: Environment) -> int:
+    """Requests counted so far, streams once (not their derived SSE entries)."""
+    return sum(e.num_requests for (_, kind), e in environment.stats.entries.items() if kind != "SSE")
 
 
 @events.test_start.add_listener
 def _start(environment: Environment, **_kw) -> None:  # type: ignore[no-untyped-def]
-    _ENV[:] = [environment]
+    """Drop the warm-up from the statistics; stop after ``--stop-after`` measured requests.
+
+    Both run on a local runner and on a master (which sees every worker's statistics);
+    workers reset their own samples at the same moment.
+    """
     opts = environment.parsed_options
-    SAMPLES.reset()
-    SAMPLES.stop_after = 0  # counted only after the warm-up
+    SAMPLES.times = {}
+    coordinator = not isinstance(environment.runner, WorkerRunner)
 
-    def warmed_up() -> None:
-        gevent.sleep(opts.warmup)
-        environment.stats.reset_all()
-        SAMPLES.reset()
-        SAMPLES.stop_after = opts.stop_after
+    def watch() -> None:
+        if opts.warmup > 0:
+            gevent.sleep(opts.warmup)
+            environment.stats.reset_all()
+            SAMPLES.times = {}
+        if opts.stop_after and coordinator and environment.runner is not None:
+            while _measured(environment) < opts.stop_after:
+                gevent.sleep(0.1)
+            environment.runner.quit()
 
-    if opts.warmup > 0:
-        gevent.spawn(warmed_up)
-    else:
-        SAMPLES.stop_after = opts.stop_after
+    gevent.spawn(watch)
 
 
 @events.quitting.add_listener
 def _write_samples(environment: Environment, **_kw) -> None:  # type: ignore[no-untyped-def]
     path = environment.parsed_options.samples_file if environment.parsed_options else ""
     if path:
+        if isinstance(environment.runner, WorkerRunner):
+            path = f"{path}.{os.getpid()}"
         with open(path, "wb") as fh:
             fh.write(orjson.dumps(SAMPLES.times))
 
@@ -207,12 +212,12 @@ class ProxyUser(FastHttpUser):
     @tag("chat-stream")
     @task(4)
     def chat_stream(self) -> None:
-        self._stream("chat-stream", "/v1/chat/completions", self.chat_stream_body, self.auth, _openai_event)
+        self._stream("chat-stream", "/v1/chat/completions", self.chat_stream_body, self.auth, openai_line)
 
     @tag("messages-stream")
     @task(2)
     def messages_stream(self) -> None:
-        self._stream("messages-stream", "/v1/messages", self.messages_body, self.anthropic_headers, _anthropic_event)
+        self._stream("messages-stream", "/v1/messages", self.messages_body, self.anthropic_headers, anthropic_line)
 
     @tag("embeddings")
     @task(1)
@@ -284,29 +289,3 @@ class ProxyUser(FastHttpUser):
                 resp.failure(StreamError(failure))
             else:
                 resp.success()
-
-
-def _openai_event(line: bytes) -> str:
-    """Classify one line of an OpenAI chat stream: token, end, error or other."""
-    if not line.startswith(b"data: "):
-        return "other"
-    if line.startswith(b"data: [DONE]"):
-        return "end"
-    if line.startswith(b'data: {"error"'):
-        return "error"
-    if _CONTENT.search(line):
-        return "token"
-    return "other"
-
-
-def _anthropic_event(line: bytes) -> str:
-    """Classify one line of an Anthropic event stream: token, end, error or other."""
-    if not line.startswith(b"event: "):
-        return "other"
-    if line.startswith(b"event: content_block_delta"):
-        return "token"
-    if line.startswith(b"event: message_stop"):
-        return "end"
-    if line.startswith(b"event: error"):
-        return "error"
-    return "other"

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .locust_run import Result
+from .profiles import SOAK
 
 __all__ = ["Check", "checks_for"]
 
@@ -42,7 +43,7 @@ def _soak(results: Results, key: str, stack: str) -> Check:
     if math.isnan(before) or not before:
         return Check(text, "no samples", None)
     growth = (after - before) / before * 100.0
-    enough = r.requests >= r.run.stop_after
+    enough = r.requests >= min(SOAK, r.run.stop_after)
     return Check(
         text,
         f"{before:.1f} → {after:.1f} MB over {r.requests:,} requests (**{growth:+.1f}%**)",
