@@ -22,6 +22,7 @@ __all__ = ["PROFILES", "SOAK", "TARGETS", "Profile", "Run", "quick"]
 TARGETS = ("ceiling", "seed", "shared-httpx", "flask", "fastapi", "haproxy-50-50")
 CLAUDE = "anthropic--claude-4-sonnet"
 SOAK = 100_000  # requests after the warm-up in the memory soak
+ANSWER_S = 35.0  # length of one slow-upstream answer
 
 
 @dataclass(frozen=True)
@@ -101,18 +102,36 @@ def _realistic() -> Profile:
 
 def _slow_upstream() -> Profile:
     stream = ("chat-stream",)
-    runs = (
-        Run("streams-2000-flask", "flask", stream, 2000, 400, 20, warmup=8, no_gaps=True, label="2,000 streams"),
-        Run("streams-2000-fastapi", "fastapi", stream, 2000, 400, 20, warmup=8, no_gaps=True, label="2,000 streams"),
-        Run("streams-5000-fastapi", "fastapi", stream, 5000, 500, 20, warmup=13, no_gaps=True, label="5,000 streams"),
-        Run("streams-5000-flask", "flask", stream, 5000, 500, 20, warmup=13, no_gaps=True, label="5,000 streams"),
-    )
+
+    def held(users: int, target: str) -> Run:
+        # Users start over one answer's length (35 s), so their streams are spread evenly
+        # instead of all starting, and then all ending, in the same second.
+        return Run(
+            f"streams-{users}-{target}",
+            target,
+            stream,
+            users,
+            round(users / ANSWER_S, 1),
+            30,
+            warmup=ANSWER_S + 3,
+            no_gaps=True,
+            label=f"{users:,} concurrent streams",
+        )
+
     return Profile(
         "slow-upstream",
-        "Multi-second answers (first token after 3 s, then 10 chunks 1 s apart) and thousands of clients.",
-        ("--ttft-ms", "3000", "--chunk-gap-ms", "1000", "--chunks", "10", "--latency-ms", "5000"),
-        runs,
-        upstream_gap_ms=1000.0,
+        f"Long answers ({ANSWER_S:.0f} s: first token after 5 s, then 10 chunks 3 s apart) and thousands of clients.",
+        ("--ttft-ms", "5000", "--chunk-gap-ms", "3000", "--chunks", "10", "--latency-ms", "5000"),
+        (held(2000, "flask"), held(2000, "fastapi"), held(5000, "fastapi"), held(5000, "flask")),
+        upstream_gap_ms=3000.0,
+        notes=(
+            "Each user opens its next stream as soon as one ends, so the users are the number of streams in "
+            "flight; the users are started over one answer's length so stream starts spread out evenly.",
+            "Measured before this profile was settled: with 13-second answers (first token after 3 s, 10 chunks "
+            "1 s apart, ~220 new streams/s at 5,000 users) one FastAPI worker was CPU-bound; every stream still "
+            "completed, but TTFT p50 grew from 3 s to ~8 s. Streams cost CPU per chunk: add workers for "
+            "chunk-heavy traffic (docs/load-testing.md).",
+        ),
     )
 
 

@@ -108,12 +108,14 @@ def write_report(
         "Throughput counts completed requests (a stream counts when it ended) per second after the warm-up. "
         "Latency is the whole request (a stream: until its last byte); TTFT is request start to the first "
         "content token; gap is the pause between content events as the client saw it. Percentiles are exact "
-        "(computed from every sample, not Locust's rounded ones). CPU is the server's, in % of one core; "
-        "RSS is the sampled server processes' (gunicorn: the worker, not the master).",
+        "(computed from every sample, not Locust's rounded ones). CPU is the server's mean after the warm-up, "
+        "in % of one core; load CPU is the same for the simulator plus Locust, which share CPU 1 "
+        "(near 100% would mean the load side, not the proxy, set the pace). RSS is the sampled server "
+        "processes' (gunicorn: the worker, not the master).",
         "",
         "| run | target | scenario | users | req/s | p50 ms | p95 ms | p99 ms | failed | TTFT p50 | TTFT p95 "
-        "| gap p50 | CPU % | peak RSS MB | peak conns |",
-        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| gap p50 | CPU % | load CPU % | peak RSS MB | peak conns |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for key, r in results.items():
         main = r.main[0] if len(r.main) == 1 else None
@@ -123,7 +125,8 @@ def write_report(
             f"{_ms(main.p50 if main else math.nan)} | {_ms(main.p95 if main else math.nan)} | "
             f"{_ms(main.p99 if main else math.nan)} | {r.failed:,} of {r.requests:,} | "
             f"{_ms(ttft.p50 if ttft else math.nan)} | {_ms(ttft.p95 if ttft else math.nan)} | "
-            f"{_ms(gap.p50 if gap else math.nan)} | {r.cpu:.0f} | {r.peak_rss:.0f} | {r.peak_connections:,} |"
+            f"{_ms(gap.p50 if gap else math.nan)} | {r.cpu:.0f} | {r.load_cpu:.0f} | {r.peak_rss:.0f} | "
+            f"{r.peak_connections:,} |"
         )
     lines.append("")
     for title, name in charts:

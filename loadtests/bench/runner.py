@@ -42,13 +42,14 @@ def run_profile(profile: Profile, out: Path, workdir: Path, command: str) -> lis
         for run in profile.runs:
             target = bed.targets[run.target]
             _say(f"{profile.name}: {run.key} ({run.users} users, {run.scenario}) against {target.url} ...")
-            result = run_locust(run, target, data)
+            result = run_locust(run, target, data, bed.load_pids())
             results[run.key] = result
             ttft = result.entry(" ttft")
             extra = f", TTFT p50 {ttft.p50:.1f} ms" if ttft else ""
             _say(
                 f"    {result.throughput:,.1f} req/s, {result.failed} failed of {result.requests:,}{extra}, "
-                f"peak RSS {result.peak_rss:.0f} MB, peak connections {result.peak_connections:,}"
+                f"peak RSS {result.peak_rss:.0f} MB, peak connections {result.peak_connections:,}, "
+                f"server CPU {result.cpu:.0f}%, load side CPU {result.load_cpu:.0f}%"
             )
     finally:
         bed.stop()

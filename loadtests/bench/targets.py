@@ -105,6 +105,10 @@ class Testbed:
         stop_all(self.services)
         self.services.clear()
 
+    def load_pids(self) -> list[int]:
+        """The simulator's process (Locust's is added per run)."""
+        return [_pid(s) for s in self.services if s.name == "sim"]
+
     def sim_url(self) -> str:
         return f"http://127.0.0.1:{self.sim_port}"
 
