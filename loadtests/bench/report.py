@@ -224,12 +224,15 @@ def _charts(profile: Profile, results: dict[str, Result], outdir: Path) -> list[
         made.append(("time to first token", "ttft.png"))
 
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 7), sharex=True)
+    seen: dict[str, int] = {}
     for k in keys:
         r = results[k]
         if not r.samples:
             continue
         colour = COLOURS.get(r.target.name, "#333")
-        style = "-" if r.target.name in ("flask", "fastapi") else ":"
+        # A target's runs share its colour; its 1st, 2nd, 3rd... run differ by line style.
+        nth = seen[r.target.name] = seen.get(r.target.name, -1) + 1
+        style = ("-", "--", ":", "-.")[nth % 4]
         ts = [s.t for s in r.samples]
         top.plot(ts, [s.rss_mb for s in r.samples], style, color=colour, label=k, linewidth=1)
         bottom.plot(ts, [s.connections for s in r.samples], style, color=colour, label=k, linewidth=1)

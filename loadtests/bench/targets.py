@@ -8,6 +8,7 @@ started once per profile with one worker and stays up for all of that profile's 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from proxyctl.haproxy import find_binary, render_config, servers_for
-from proxyctl.procs import Service, fastapi_argv, flask_argv, free_port, port_in_use, sim_argv, start_service, stop_all
+from proxyctl.procs import Service, fastapi_argv, flask_argv, free_port, sim_argv, start_service, stop_all
 from shared.routing import DEFAULT_API_VERSION
 
 from .sampler import children
@@ -31,8 +32,6 @@ LOAD_CPU = "1"
 
 def pinned(cpu: str, argv: list[str]) -> list[str]:
     """``argv`` run under ``taskset -c cpu`` when taskset exists and the CPU does."""
-    import os
-
     taskset = shutil.which("taskset")
     if taskset is None or (os.cpu_count() or 1) <= int(cpu):
         return argv
@@ -173,12 +172,9 @@ backend be_sim
         )
         path = self.workdir / "haproxy-split.cfg"
         path.write_text(text.replace("global\n", "global\n    nbthread 1\n", 1))
-        svc = self._add(
+        self._add(
             start_service("haproxy-50-50", pinned(LOAD_CPU, [find_binary(), "-f", str(path)]), _health(port), logs)
         )
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline and not port_in_use(port):
-            time.sleep(0.1)
         self.targets["haproxy-50-50"] = Target(
             "haproxy-50-50",
             f"http://127.0.0.1:{port}",
@@ -186,7 +182,6 @@ backend be_sim
             [*flask.pids, *fastapi.pids],
             "HAProxy → both stacks, 50/50",
         )
-        del svc
 
 
 def _health(port: int) -> str:
