@@ -145,7 +145,7 @@ class _PooledSession:
 
     With ``trust_env`` on, requests re-reads the proxy variables, ``no_proxy`` and
     ``~/.netrc`` on every request: about a tenth of the Flask worker's CPU per request
-    (py-spy, docs/benchmarks). Proxies and the CA bundle only change per origin, so a
+    (py-spy, docs/load-testing.md). Proxies and the CA bundle only change per origin, so a
     probe session resolves them once per ``scheme://host:port`` and the pooled session,
     with ``trust_env`` off, is handed the answer. ``~/.netrc`` is not consulted: every
     upstream call carries its own Authorization header, which netrc would overwrite.
