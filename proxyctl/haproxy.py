@@ -124,7 +124,7 @@ defaults
     option dontlognull
     option forwardfor
     no option http-buffer-request  # stream request bodies, never wait for them
-    option http-no-delay  # forward each SSE chunk at once (else ~200 ms is added to the first token)
+    option http-no-delay  # send each SSE chunk at once (make bench saw ~200 ms more to first token without)
     load-server-state-from-file global  # runtime weights survive a reload
     timeout connect 5s
     timeout client {STREAM_TIMEOUT}

@@ -15,6 +15,8 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
+from proxyctl.procs import ROOT
+
 from .checks import Check
 from .locust_run import Result
 from .profiles import Profile
@@ -107,7 +109,8 @@ def write_report(
         "",
         "Throughput counts completed requests (a stream counts when it ended) per second after the warm-up. "
         "Latency is the whole request (a stream: until its last byte); TTFT is request start to the first "
-        "content token; gap is the pause between content events as the client saw it. Percentiles are exact "
+        "content token; gap is the pause between content events as the client saw it (a mixed run has several "
+        "request kinds, so its latency columns are empty: see its CSV). Percentiles are exact "
         "(computed from every sample, not Locust's rounded ones). CPU is the server's mean after the warm-up, "
         "in % of one core; load CPU is the same for the simulator plus Locust, which share CPU 1 "
         "(near 100% would mean the load side, not the proxy, set the pace). RSS is the sampled server "
@@ -149,12 +152,12 @@ def write_report(
         "a warm-up whose requests are dropped, then the measured time (or, for the soak, 100,000 requests).",
         *[f"- {note}" for note in profile.notes],
         "",
-        "| run | label | warm-up s | measured s | Locust command |",
+        "| run | label | warm-up s | measured s | Locust command (from the repo root) |",
         "|---|---|---:|---:|---|",
     ]
     for key, r in results.items():
-        cmd = " ".join(a for a in r.command if not a.startswith("/")).replace("|", "/")
-        lines.append(f"| {key} | {r.run.label} | {r.run.warmup:g} | {r.run.seconds:g} | `{_short(cmd)}` |")
+        cmd = _command(r.command).replace("|", "/")
+        lines.append(f"| {key} | {r.run.label} | {r.run.warmup:g} | {r.run.seconds:g} | `{cmd}` |")
     lines += [
         "",
         "## Raw data",
@@ -167,9 +170,21 @@ def write_report(
     out_md.write_text("\n".join(lines))
 
 
-def _short(cmd: str) -> str:
-    marker = "-m locust"
-    return "locust" + cmd.split(marker, 1)[1] if marker in cmd else cmd
+def _command(argv: list[str]) -> str:
+    """The Locust command as one would type it in the repo root (paths relative, python as python)."""
+    root = ROOT.resolve()
+    out = []
+    for arg in argv:
+        if arg == sys.executable:
+            out.append("python")
+        elif arg.startswith("/") and os.path.basename(arg) == "taskset":
+            out.append("taskset")
+        elif arg.startswith("/"):
+            path = Path(arg).resolve()
+            out.append(str(path.relative_to(root)) if path.is_relative_to(root) else path.name)
+        else:
+            out.append(arg)
+    return " ".join(out)
 
 
 def _charts(profile: Profile, results: dict[str, Result], outdir: Path) -> list[tuple[str, str]]:
