@@ -20,7 +20,7 @@ locust="${LOCUST:-$here/../.venv/bin/locust}"
 [ -x "$locust" ] || locust="$(command -v locust || true)"
 [ -n "$locust" ] || { echo "distributed.sh: locust not found; run 'make install' or set LOCUST=/path/to/locust" >&2; exit 2; }
 file="$here/locustfile.py"
-usage() { sed -n '4,7p' "$0" | sed 's/^# //' >&2; exit 2; }
+usage() { sed -n '5,7p' "$0" | sed 's/^# //' >&2; exit 2; }
 [ $# -ge 2 ] || usage
 mode="$1"; shift
 case "$mode" in
