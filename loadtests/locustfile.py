@@ -96,25 +96,17 @@ def _options(parser) -> None:  # type: ignore[no-untyped-def]
     )
 
 
-class _Samples:
-    """Unrounded times per entry name (Locust rounds percentiles above 100 ms to 2 digits).
-
-    A 5 ms TTFT target on a 500 ms first token needs the exact values, so the locustfile
-    keeps them and writes them out for the benchmark report. They are per process: in
-    distributed mode each worker writes ``<samples-file>.<pid>``.
-    """
-
-    def __init__(self) -> None:
-        self.times: dict[str, list[float]] = {}
-
-
-SAMPLES = _Samples()
+# Unrounded times per entry name: Locust rounds percentiles above 100 ms to 2 digits,
+# too coarse for a 5 ms TTFT target on a 500 ms first token, so the locustfile keeps
+# them for the benchmark report. Per process: in distributed mode each worker writes
+# ``<samples-file>.<pid>``.
+SAMPLES: dict[str, list[float]] = {}
 
 
 @events.request.add_listener
 def _record(name, response_time, exception, **_kw) -> None:  # type: ignore[no-untyped-def]
     if exception is None:
-        SAMPLES.times.setdefault(name, []).append(response_time)
+        SAMPLES.setdefault(name, []).append(response_time)
 
 
 def _measured(environment: Environment) -> int:
@@ -130,14 +122,14 @@ def _start(environment: Environment, **_kw) -> None:  # type: ignore[no-untyped-
     workers reset their own samples at the same moment.
     """
     opts = environment.parsed_options
-    SAMPLES.times = {}
+    SAMPLES.clear()
     coordinator = not isinstance(environment.runner, WorkerRunner)
 
     def watch() -> None:
         if opts.warmup > 0:
             gevent.sleep(opts.warmup)
             environment.stats.reset_all()
-            SAMPLES.times = {}
+            SAMPLES.clear()
         if opts.stop_after and coordinator and environment.runner is not None:
             while _measured(environment) < opts.stop_after:
                 gevent.sleep(0.1)
@@ -153,17 +145,13 @@ def _write_samples(environment: Environment, **_kw) -> None:  # type: ignore[no-
         if isinstance(environment.runner, WorkerRunner):
             path = f"{path}.{os.getpid()}"
         with open(path, "wb") as fh:
-            fh.write(orjson.dumps(SAMPLES.times))
+            fh.write(orjson.dumps(SAMPLES))
 
 
-def _fire(user: FastHttpUser, name: str, started: float, length: int = 0, exc: Exception | None = None) -> None:
+def _fire(user: FastHttpUser, name: str, seconds: float) -> None:
+    """One derived SSE measurement (TTFT, a gap) as its own Locust entry."""
     user.environment.events.request.fire(
-        request_type="SSE",
-        name=name,
-        response_time=(time.perf_counter() - started) * 1000.0,
-        response_length=length,
-        exception=exc,
-        context={},
+        request_type="SSE", name=name, response_time=seconds * 1000.0, response_length=0, exception=None, context={}
     )
 
 
@@ -262,16 +250,9 @@ class ProxyUser(FastHttpUser):
                         now = time.perf_counter()
                         if not first_token_at:
                             first_token_at = now
-                            _fire(self, f"{scenario} ttft", started)
+                            _fire(self, f"{scenario} ttft", now - started)
                         elif gaps:
-                            self.environment.events.request.fire(
-                                request_type="SSE",
-                                name=f"{scenario} gap",
-                                response_time=(now - last_token_at) * 1000.0,
-                                response_length=0,
-                                exception=None,
-                                context={},
-                            )
+                            _fire(self, f"{scenario} gap", now - last_token_at)
                         last_token_at = now
                     elif kind == "end":
                         ended += 1

@@ -13,7 +13,6 @@ import json
 import math
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -59,7 +58,6 @@ class Result:
     entries: dict[str, Entry]
     samples: list[Sample]
     failures: list[tuple[str, str, int]]  # name, error, occurrences
-    wall_seconds: float
     command: list[str] = field(default_factory=list)
     load_cpu: float = math.nan  # simulator + Locust, % of one core, mean after the warm-up
 
@@ -131,7 +129,6 @@ def run_locust(run: Run, target: Target, outdir: Path, load_pids: list[int] | No
         argv += ["--no-gaps"]
     argv = pinned(LOAD_CPU, argv)
     sampler = Sampler(target.pids, target.port).start()
-    started = time.monotonic()
     log_path = outdir / f"{run.key}_locust.log"
     with log_path.open("w") as log:
         proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, text=True)
@@ -145,7 +142,6 @@ def run_locust(run: Run, target: Target, outdir: Path, load_pids: list[int] | No
             raise
         finally:
             load_samples = load.stop()
-    wall = time.monotonic() - started
     samples = sampler.stop()
     if code not in (0, 1) or not Path(f"{prefix}_stats.csv").exists():
         raise RuntimeError(f"locust failed ({code}) for {run.key}:\n{log_path.read_text()[-3000:]}")
@@ -155,7 +151,7 @@ def run_locust(run: Run, target: Target, outdir: Path, load_pids: list[int] | No
     measured = [x.cpu_pct for x in load_samples if x.t >= run.warmup + 1.0]
     load_cpu = sum(measured) / len(measured) if measured else math.nan
     entries = _entries(Path(f"{prefix}_stats.csv"), exact)
-    return Result(run, target, entries, samples, _failures(prefix), wall, argv, load_cpu)
+    return Result(run, target, entries, samples, _failures(prefix), argv, load_cpu)
 
 
 def _entries(path: Path, exact: dict[str, list[float]]) -> dict[str, Entry]:

@@ -18,7 +18,7 @@ from pathlib import Path
 from proxyctl.procs import ROOT
 
 from .checks import Check
-from .locust_run import Result
+from .locust_run import Entry, Result
 from .profiles import Profile
 
 __all__ = ["machine_facts", "write_report"]
@@ -208,34 +208,13 @@ def _charts(profile: Profile, results: dict[str, Result], outdir: Path) -> list[
     _save(fig, outdir / "throughput.png", plt)
     made.append(("throughput", "throughput.png"))
 
-    fig, ax = plt.subplots(figsize=(9, 0.45 * len(keys) + 1.5))
-    for i, (q, alpha) in enumerate((("p50", 1.0), ("p95", 0.6), ("p99", 0.3))):
-        vals = [getattr(results[k].main[0], q) if results[k].main else 0 for k in keys]
-        ax.barh([y + (i - 1) * 0.27 for y in range(len(keys))], vals, height=0.27, color=colours, alpha=alpha, label=q)
-    ax.set_yticks(range(len(keys)), keys)
-    ax.invert_yaxis()
-    if any(getattr(r.main[0], "p99", 0) > 0 for r in results.values() if r.main):
-        ax.set_xscale("log")
-    ax.set_xlabel("request latency, ms (log scale; bars: p50, p95, p99)")
-    ax.set_title(f"{profile.name}: latency percentiles")
-    ax.legend(loc="lower right")
-    _save(fig, outdir / "latency.png", plt)
+    rows = [(k, results[k].main[0] if len(results[k].main) == 1 else None, results[k]) for k in keys]
+    _percentiles(plt, rows, f"{profile.name}: latency percentiles", "request latency, ms", outdir / "latency.png")
     made.append(("latency percentiles", "latency.png"))
-
-    streams = [k for k in keys if results[k].entry(" ttft")]
+    streams = [(k, results[k].entry(" ttft"), results[k]) for k in keys if results[k].entry(" ttft")]
     if streams:
-        fig, ax = plt.subplots(figsize=(9, 0.45 * len(streams) + 1.5))
-        for i, (q, alpha) in enumerate((("p50", 1.0), ("p95", 0.6), ("p99", 0.3))):
-            vals = [getattr(results[k].entry(" ttft"), q) for k in streams]
-            cols = [COLOURS.get(results[k].target.name, "#333") for k in streams]
-            ys = [y + (i - 1) * 0.27 for y in range(len(streams))]
-            ax.barh(ys, vals, height=0.27, color=cols, alpha=alpha, label=q)
-        ax.set_yticks(range(len(streams)), streams)
-        ax.invert_yaxis()
-        ax.set_xlabel("time to first token, ms (bars: p50, p95, p99)")
-        ax.set_title(f"{profile.name}: time to first token")
-        ax.legend(loc="lower right")
-        _save(fig, outdir / "ttft.png", plt)
+        title = f"{profile.name}: time to first token"
+        _percentiles(plt, streams, title, "time to first token, ms", outdir / "ttft.png")
         made.append(("time to first token", "ttft.png"))
 
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 7), sharex=True)
@@ -259,6 +238,24 @@ def _charts(profile: Profile, results: dict[str, Result], outdir: Path) -> list[
     _save(fig, outdir / "memory.png", plt)
     made.append(("memory and connections", "memory.png"))
     return made
+
+
+def _percentiles(plt, rows: list[tuple[str, Entry | None, Result]], title: str, xlabel: str, path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Grouped horizontal bars, p50/p95/p99 per run (log scale when every value allows it)."""
+    fig, ax = plt.subplots(figsize=(9, 0.45 * len(rows) + 1.5))
+    colours = [COLOURS.get(r.target.name, "#333333") for _, _, r in rows]
+    for i, (q, alpha) in enumerate((("p50", 1.0), ("p95", 0.6), ("p99", 0.3))):
+        vals = [getattr(e, q) if e is not None else 0 for _, e, _ in rows]
+        ax.barh([y + (i - 1) * 0.27 for y in range(len(rows))], vals, height=0.27, color=colours, alpha=alpha, label=q)
+    ax.set_yticks(range(len(rows)), [k for k, _, _ in rows])
+    ax.invert_yaxis()
+    log = all(e is None or e.p50 > 0 for _, e, _ in rows) and any(e is not None for _, e, _ in rows)
+    if log:
+        ax.set_xscale("log")
+    ax.set_xlabel(f"{xlabel} ({'log scale; ' if log else ''}bars: p50, p95, p99)")
+    ax.set_title(title)
+    ax.legend(loc="lower right")
+    _save(fig, path, plt)
 
 
 def _save(fig, path: Path, plt) -> None:  # type: ignore[no-untyped-def]

@@ -108,9 +108,6 @@ class Testbed:
         """The simulator's process (Locust's is added per run)."""
         return [_pid(s) for s in self.services if s.name == "sim"]
 
-    def sim_url(self) -> str:
-        return f"http://127.0.0.1:{self.sim_port}"
-
     def _add(self, svc: Service) -> Service:
         self.services.append(svc)
         return svc

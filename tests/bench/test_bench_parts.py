@@ -79,7 +79,7 @@ def _result(key: str, target: str, rps: float, *, failures: int = 0, rss: tuple[
     run = Run(key, target, ("chat",), 32, 32, 15, warmup=1, stop_after=SOAK + 1000)
     entry = Entry("chat", "POST", SOAK + 10, failures, rps, 1.0, 2.0, 3.0, 1.5)
     samples = [Sample(2.0, rss[0], 90, 32), Sample(100.0, rss[1], 90, 32)]
-    return Result(run, Target(target, "http://x", 1), {"chat": entry}, samples, [], 1.0)
+    return Result(run, Target(target, "http://x", 1), {"chat": entry}, samples, [])
 
 
 def _overhead(**rps: float) -> dict[str, Result]:
