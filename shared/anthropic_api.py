@@ -7,8 +7,10 @@
   and runs the ordinary chat flow; its answer is converted back
   (:class:`AnthropicAnswer`), streams through one more translator stage.
 
-Unknown model names fall back to ``fallback_models[family]`` when configured (Claude
-Code sends dated names such as ``claude-sonnet-4-5-20250929``), else 404.
+Claude Code's own names (``claude-sonnet-4-5-20250929``) reach the configured Claude model
+of the same tier and generation (``shared/model_match.py``); other unknown names fall back
+to ``fallback_models[family]`` when configured, else 404. A Claude deployment configured
+with ``claude_api: converse`` is reached through the chat hub, as other families are.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Generator, Mapping
 from typing import Any
 
+from shared.adjustments import Adjustments
 from shared.backends import ChatBackend, ResponseIds
 from shared.chat import Upstreams, chat_flow, parse_chat_request
 from shared.convert.anthropic_messages import anthropic_to_openai_chat, openai_chat_to_anthropic
@@ -27,7 +30,7 @@ from shared.convert.anthropic_stream import (
 )
 from shared.convert.bedrock_sanitize import anthropic_to_bedrock_invoke
 from shared.convert.token_estimate import estimate_input_tokens
-from shared.errors import InvalidRequest, ModelNotFound, UpstreamProtocolError, request_shape_errors
+from shared.errors import InvalidRequest, UpstreamProtocolError, request_shape_errors
 from shared.flow import Command, Reply, Streaming
 from shared.jsonutil import dumps, loads
 from shared.routing import ModelRoute, family_from_name
@@ -37,15 +40,10 @@ __all__ = ["AnthropicAnswer", "count_tokens_reply", "messages_flow", "resolve_mo
 
 
 def resolve_model(upstreams: Upstreams, fallbacks: Mapping[str, str], model: Any) -> ModelRoute:
+    """Configured names, then Claude Code's own names by tier, then ``fallback_models[family]``."""
     if not isinstance(model, str) or not model:
         raise InvalidRequest("model: required, a non-empty string", param="model")
-    try:
-        return upstreams.router.route(model)
-    except ModelNotFound:
-        fallback = fallbacks.get(family_from_name(model))
-        if fallback is None:
-            raise
-        return upstreams.router.route(fallback)
+    return upstreams.route(model, fallbacks.get(family_from_name(model)))
 
 
 def _relay(decoder: Any, stages: list[Any]) -> StreamRelay:
@@ -76,22 +74,28 @@ def messages_flow(
     ids: ResponseIds,
     *,
     request_id: str,
+    adjustments: Adjustments | None = None,
 ) -> Generator[Command, Any, Reply | Streaming]:
     route = resolve_model(upstreams, fallbacks, doc.get("model"))
     stream = doc.get("stream")
     if stream is not None and not isinstance(stream, bool):
         raise InvalidRequest("stream: must be true or false", param="stream")
-    if route.family != "claude":
+    if route.family != "claude" or route.claude_api == "converse":
+        # Through the chat hub: other families, and Claude deployments that serve only Converse.
         with request_shape_errors():
-            chat_doc = {**anthropic_to_openai_chat(doc), "model": route.name}
+            chat_doc = {**anthropic_to_openai_chat(doc, adjustments), "model": route.name}
         cap = route.max_tokens_cap
         if cap is not None and isinstance(chat_doc.get("max_tokens"), int) and chat_doc["max_tokens"] > cap:
             # Claude Code asks for 32000 whatever the model; gpt-4o refuses more than 16384.
             chat_doc["max_tokens"] = cap
         answer = AnthropicAnswer(ids.completion_id, ids.model)
-        return (yield from chat_flow(parse_chat_request(chat_doc), upstreams, ids, answer, request_id=request_id))
+        req = parse_chat_request(chat_doc)
+        return (yield from chat_flow(req, upstreams, ids, answer, request_id=request_id, adjustments=adjustments))
     with request_shape_errors():
-        body = dumps(anthropic_to_bedrock_invoke(doc, beta_header=headers.get("anthropic-beta")))
+        invoke = anthropic_to_bedrock_invoke(
+            doc, beta_header=headers.get("anthropic-beta"), caps=route.capabilities, adjustments=adjustments
+        )
+        body = dumps(invoke)
     _, targets = upstreams.resolve(route.name)
     path = "/invoke-with-response-stream" if stream else "/invoke"
     _, resp = yield from upstreams.call(targets, path, body, stream=bool(stream), request_id=request_id)

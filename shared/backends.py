@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from shared.adjustments import Adjustments
 from shared.convert import azure_openai, claude_converse, claude_invoke, gemini
 from shared.jsonutil import dumps, loads
 from shared.openai_chunks import ChunkFactory
@@ -42,7 +43,7 @@ class ChatBackend:
         self,
         name: str,
         path: Callable[[ModelRoute, bool], str],
-        body: Callable[[dict[str, Any], ModelRoute], dict[str, Any]],
+        body: Callable[[dict[str, Any], ModelRoute, Adjustments | None], dict[str, Any]],
         completion: Converter,
         decoder: Callable[[], Decoder] | None = None,
         translator: Callable[[ChunkFactory, bool], Translator] | None = None,
@@ -90,8 +91,8 @@ class _Azure(ChatBackend):
         return azure_openai.AzurePassthroughStream()
 
 
-def _azure_body(doc: dict[str, Any], route: ModelRoute) -> dict[str, Any]:
-    return azure_openai.openai_to_azure_chat(doc, reasoning_model=azure_openai.is_reasoning_model(route.name))
+def _azure_body(doc: dict[str, Any], route: ModelRoute, adjustments: Adjustments | None) -> dict[str, Any]:
+    return azure_openai.openai_to_azure_chat(doc, caps=route.capabilities, adjustments=adjustments)
 
 
 def _gemini_path(route: ModelRoute, stream: bool) -> str:
@@ -108,7 +109,9 @@ _BACKENDS: dict[str, ChatBackend] = {
     "claude:invoke": ChatBackend(
         "bedrock-invoke",
         lambda route, stream: "/invoke-with-response-stream" if stream else "/invoke",
-        lambda doc, route: claude_invoke.openai_to_claude_invoke(doc, default_max_tokens=route.max_tokens),
+        lambda doc, route, adj: claude_invoke.openai_to_claude_invoke(
+            doc, default_max_tokens=route.max_tokens, caps=route.capabilities, adjustments=adj
+        ),
         claude_invoke.claude_invoke_to_openai,
         claude_invoke.stream_decoder,
         lambda chunks, usage: claude_invoke.ClaudeInvokeStream(chunks, include_usage=usage),
@@ -116,7 +119,9 @@ _BACKENDS: dict[str, ChatBackend] = {
     "claude:converse": ChatBackend(
         "bedrock-converse",
         lambda route, stream: "/converse-stream" if stream else "/converse",
-        lambda doc, route: claude_converse.openai_to_claude_converse(doc, default_max_tokens=route.max_tokens),
+        lambda doc, route, adj: claude_converse.openai_to_claude_converse(
+            doc, default_max_tokens=route.max_tokens, caps=route.capabilities, adjustments=adj
+        ),
         claude_converse.claude_converse_to_openai,
         claude_converse.stream_decoder,
         lambda chunks, usage: claude_converse.ClaudeConverseStream(chunks, include_usage=usage),
@@ -124,7 +129,9 @@ _BACKENDS: dict[str, ChatBackend] = {
     "gemini": ChatBackend(
         "vertex-gemini",
         _gemini_path,
-        lambda doc, route: gemini.openai_to_gemini(doc, default_max_tokens=None),
+        lambda doc, route, adj: gemini.openai_to_gemini(
+            doc, default_max_tokens=None, caps=route.capabilities, adjustments=adj
+        ),
         gemini.gemini_to_openai,
         gemini.stream_decoder,
         lambda chunks, usage: gemini.GeminiStream(chunks, include_usage=usage),

@@ -10,12 +10,14 @@ from collections.abc import Generator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from shared.adjustments import Adjustments
 from shared.backends import ChatBackend, ResponseIds, chat_backend
 from shared.balancer import Balancer, Target
 from shared.convert.embeddings import azure_embeddings_to_openai, openai_to_azure_embeddings
 from shared.errors import InvalidRequest, ModelNotFound, UpstreamProtocolError, request_shape_errors
 from shared.flow import Command, Reply, Streaming, call_with_failover
 from shared.jsonutil import dumps, loads
+from shared.model_match import match_claude_name
 from shared.retry import CircuitBreakers, RetryPolicy
 from shared.routing import ModelRoute, Router
 from shared.streams import StreamRelay
@@ -97,17 +99,38 @@ def parse_chat_request(doc: dict[str, Any]) -> ChatRequest:
     return ChatRequest(doc, model, stream is True, include_usage)
 
 
-@dataclass(frozen=True, slots=True)
 class Upstreams:
     """Everything a flow needs to pick and call a deployment; one per worker."""
 
-    router: Router
-    balancer: Balancer
-    policy: RetryPolicy
-    breakers: CircuitBreakers
+    __slots__ = ("router", "balancer", "policy", "breakers", "_claude")
+
+    def __init__(self, router: Router, balancer: Balancer, policy: RetryPolicy, breakers: CircuitBreakers) -> None:
+        self.router = router
+        self.balancer = balancer
+        self.policy = policy
+        self.breakers = breakers
+        routes = {route.name: route for route in map(router.route, router.names())}
+        self._claude = [(r.name, r.capabilities) for r in routes.values() if r.family == "claude"]
+
+    def route(self, model: str, fallback: str | None = None) -> ModelRoute:
+        """The route of a client's model name.
+
+        Configured names and aliases first; then Anthropic's own names (Claude Code's
+        ``claude-sonnet-4-5-20250929``) to the configured model of the same tier
+        (``shared/model_match.py``); then ``fallback``; then a model of another tier.
+        """
+        try:
+            return self.router.route(model)
+        except ModelNotFound:
+            match = match_claude_name(model, self._claude)
+            if match is not None and (match.same_tier or fallback is None):
+                return self.router.route(match.model)
+            if fallback is not None:
+                return self.router.route(fallback)
+            raise
 
     def resolve(self, model: str) -> tuple[ModelRoute, list[Target]]:
-        route = self.router.route(model)
+        route = self.route(model)
         targets = self.balancer.candidates(route.name)
         if not targets:  # pragma: no cover - config validation guarantees URLs
             raise ModelNotFound(f"model '{model}' has no deployments", param="model")
@@ -146,14 +169,18 @@ def chat_flow(
     answer: AnswerFormat = OPENAI_CHAT,
     *,
     request_id: str = "",
+    adjustments: Adjustments | None = None,
 ) -> Generator[Command, Any, Reply | Streaming]:
-    """A chat request to whichever family serves the model; ``answer`` shapes what the client gets."""
+    """A chat request to whichever family serves the model; ``answer`` shapes what the client gets.
+
+    ``adjustments`` collects what the converters changed to fit the model (``shared/capabilities.py``).
+    """
     route, targets = upstreams.resolve(req.model)
     backend = chat_backend(route)
     if route.kind != "chat":
         raise InvalidRequest(f"model '{req.model}' is an embeddings model; use POST /v1/embeddings", param="model")
     with request_shape_errors():
-        payload = dumps(backend.body(req.doc, route))
+        payload = dumps(backend.body(req.doc, route, adjustments))
     target, resp = yield from upstreams.call(
         targets, backend.path(route, req.stream), payload, stream=req.stream, request_id=request_id
     )

@@ -28,6 +28,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
+from shared.capabilities import parse_capability_overrides
 from shared.errors import ConfigError
 from shared.model_names import (
     ModelFilters,
@@ -97,6 +98,8 @@ class ModelSettings:
     api_version: str | None = None
     upstream_model: str | None = None
     max_tokens: int | None = None
+    # Overrides of the model's capability profile (shared/capabilities.py), by Capabilities field.
+    capabilities: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -476,7 +479,7 @@ def _model_settings(raw: Any, p: _Problems) -> dict[str, ModelSettings]:
 def _one_model_settings(where: str, entry: Any) -> ModelSettings:
     if not isinstance(entry, dict):
         raise ConfigError(f"{where}: must be an object")
-    unknown = set(entry) - {"family", "claude_api", "api_version", "upstream_model", "max_tokens"}
+    unknown = set(entry) - {"family", "claude_api", "api_version", "upstream_model", "max_tokens", "capabilities"}
     if unknown:
         raise ConfigError(f"{where}.{sorted(unknown)[0]}: unknown setting")
     family = entry.get("family")
@@ -491,7 +494,11 @@ def _one_model_settings(where: str, entry: Any) -> ModelSettings:
     max_tokens = entry.get("max_tokens")
     if max_tokens is not None and (not isinstance(max_tokens, int) or max_tokens < 1):
         raise ConfigError(f"{where}.max_tokens: must be a positive integer")
-    return ModelSettings(family, claude_api, entry.get("api_version"), entry.get("upstream_model"), max_tokens)
+    caps = entry.get("capabilities")
+    overrides = parse_capability_overrides(caps, f"{where}.capabilities") if caps is not None else None
+    return ModelSettings(
+        family, claude_api, entry.get("api_version"), entry.get("upstream_model"), max_tokens, overrides
+    )
 
 
 def _timeouts(raw: Any) -> Timeouts:

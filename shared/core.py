@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from shared.adjustments import Adjustments
 from shared.anthropic_api import count_tokens_reply, messages_flow
 from shared.backends import ResponseIds
 from shared.balancer import Balancer
@@ -157,22 +158,33 @@ class ProxyCore:
     def _chat_completions(self, body: bytes, inc: Incoming) -> Reply | Job:
         req = parse_chat_request(parse_json_object(body))
         ids = ResponseIds(self._new_id("chatcmpl"), int(inc.now), req.model)
-        return Job(chat_flow(req, self.upstreams, ids, request_id=inc.request_id), "openai", req.model)
+        fitted = Adjustments()
+        flow = chat_flow(req, self.upstreams, ids, request_id=inc.request_id, adjustments=fitted)
+        return Job(flow, "openai", req.model, fitted)
 
     def _messages(self, body: bytes, inc: Incoming) -> Reply | Job:
         doc = parse_json_object(body)
         model = doc.get("model") if isinstance(doc.get("model"), str) else None
         ids = ResponseIds(self._new_id("msg"), int(inc.now), model or "")
+        fitted = Adjustments()
         flow = messages_flow(
-            doc, inc.headers, self.upstreams, self.config.fallback_models, ids, request_id=inc.request_id
+            doc,
+            inc.headers,
+            self.upstreams,
+            self.config.fallback_models,
+            ids,
+            request_id=inc.request_id,
+            adjustments=fitted,
         )
-        return Job(flow, "anthropic", model)
+        return Job(flow, "anthropic", model, fitted)
 
     def _responses(self, body: bytes, inc: Incoming) -> Reply | Job:
         doc = parse_json_object(body)
         model = doc.get("model") if isinstance(doc.get("model"), str) else None
         ids = ResponseIds(self._new_id("resp"), int(inc.now), model or "")
-        return Job(responses_flow(doc, self.upstreams, ids, request_id=inc.request_id), "openai", model)
+        fitted = Adjustments()
+        flow = responses_flow(doc, self.upstreams, ids, request_id=inc.request_id, adjustments=fitted)
+        return Job(flow, "openai", model, fitted)
 
     def _embeddings(self, body: bytes, inc: Incoming) -> Reply | Job:
         doc = parse_json_object(body)

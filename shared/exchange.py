@@ -7,8 +7,11 @@ response, wrap the stream; everything they record about a request goes through o
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
+from typing import Any
 
+from shared.adjustments import Adjustments
 from shared.core import ProxyCore
 from shared.flow import Job, Reply
 from shared.metrics import RouteMetrics, StackMetrics, StreamWatch
@@ -16,9 +19,21 @@ from shared.routes import Route
 
 __all__ = ["Exchange"]
 
+log = logging.getLogger("proxy.adjustments")
+
 
 class Exchange:
-    __slots__ = ("_core", "_metrics", "_route_metrics", "_log", "_fields", "request_id", "model", "started")
+    __slots__ = (
+        "_core",
+        "_metrics",
+        "_route_metrics",
+        "_log",
+        "_fields",
+        "_adjustments",
+        "request_id",
+        "model",
+        "started",
+    )
 
     def __init__(
         self,
@@ -38,6 +53,7 @@ class Exchange:
         self.request_id = core.request_id(headers)
         self.model: str | None = None
         self.started = started
+        self._adjustments: Adjustments | None = None
         self._fields = {"request_id": self.request_id, "method": method, "path": path}
 
     def job(self, route: Route, headers: Mapping[str, str], body: bytes | None, now: float) -> Reply | Job:
@@ -47,6 +63,7 @@ class Exchange:
         job = self._core.handle(route, headers, body, now, self.request_id)
         if isinstance(job, Job):
             self.model = job.model
+            self._adjustments = job.adjustments
         return job
 
     def finished(self, reply: Reply, ended: float) -> None:
@@ -56,7 +73,13 @@ class Exchange:
     def done(self, status: int, ended: float, error: str | None = None) -> None:
         elapsed = ended - self.started
         self._route_metrics.series(self.model).done(status, elapsed)
-        fields = {**self._fields, "model": self.model, "status": status, "ms": round(elapsed * 1000, 1)}
+        fields: dict[str, Any] = {**self._fields, "model": self.model, "status": status, "ms": round(elapsed * 1000, 1)}
+        adjustments = self._adjustments
+        if adjustments is not None and (adjustments.dropped or adjustments.adapted):
+            for name in adjustments.dropped_fields():
+                self._route_metrics.dropped(name)
+            fields["dropped"] = adjustments.dropped_fields()
+            log.debug("%s %s: %s", self.request_id, self.model, adjustments.summary())
         self._log(self._core.access_line({**fields, "error": error}))
 
     def stream_watch(self) -> StreamWatch:

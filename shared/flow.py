@@ -16,6 +16,7 @@ from collections.abc import Generator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from shared.adjustments import Adjustments
 from shared.balancer import Target
 from shared.config import SubAccount
 from shared.errors import ProxyError, UpstreamError, UpstreamStatusError, upstream_error_message
@@ -109,6 +110,7 @@ class Job:
     flow: Flow
     dialect: str
     model: str | None = None  # for access logs and metrics
+    adjustments: Adjustments | None = None  # filled while the flow runs: what was fitted to the model
 
 
 def upstream_headers(sub: SubAccount, token: str, request_id: str = "") -> dict[str, str]:

@@ -10,6 +10,7 @@ answers with the same names and labels on either stack (``docs/operations.md``):
 ``proxy_streams_in_flight``             gauge      stack (multiprocess mode livesum)
 ``proxy_upstream_retries_total``        counter    stack, reason
 ``proxy_token_refreshes_total``         counter    stack, sub_account
+``proxy_dropped_fields_total``          counter    stack, route, field
 ======================================  =========  ==================================
 
 The hot path is a few dict lookups and prometheus_client ``inc``/``observe`` calls:
@@ -34,6 +35,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disa
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from shared import metrics_multiproc
+from shared.capabilities import chat_params_for
 from shared.config import ProxyConfig
 from shared.errors import ProxyError, TokenFetchError, UpstreamTimeout
 from shared.flow import _PASS_THROUGH
@@ -107,6 +109,12 @@ RETRIES = Counter(
     ("stack", "reason"),
     registry=REGISTRY,
 )
+DROPPED_FIELDS = Counter(
+    "proxy_dropped_fields_total",
+    "Request fields left out on the way upstream because the target model does not accept them",
+    ("stack", "route", "field"),
+    registry=REGISTRY,
+)
 TOKEN_REFRESHES = Counter(
     "proxy_token_refreshes_total",
     "Successful XSUAA token fetches, by sub-account",
@@ -115,6 +123,12 @@ TOKEN_REFRESHES = Counter(
 )
 
 _KNOWN_ROUTES = frozenset(route.path for route in ROUTES)
+# Field labels: the names the converters can drop; anything else a client invents is "other".
+_KNOWN_FIELDS = chat_params_for("preview") | frozenset(
+    "thinking thinking.display output_config.effort output_config.format anthropic_beta tools input metadata "
+    "context_management container mcp_servers service_tier inference_geo client_metadata reasoning_effort "
+    "temperature top_p top_k stop speed".split()
+)
 
 
 def multiprocess() -> bool:
@@ -267,13 +281,22 @@ class StreamWatch:
 class RouteMetrics:
     """One route of one stack: :meth:`series` maps a client's model name to cached children."""
 
-    __slots__ = ("_stack", "_route", "_models", "_series")
+    __slots__ = ("_stack", "_route", "_models", "_series", "_dropped")
 
     def __init__(self, stack: str, route: str, models: dict[str, str]) -> None:
         self._stack = stack
         self._route = route
         self._models = models
         self._series: dict[str, Series] = {}
+        self._dropped: dict[str, Any] = {}
+
+    def dropped(self, field: str) -> None:
+        """A request field left out upstream (``shared/adjustments.py``)."""
+        label = field if field in _KNOWN_FIELDS else OTHER
+        counter = self._dropped.get(label)
+        if counter is None:
+            counter = self._dropped[label] = DROPPED_FIELDS.labels(self._stack, self._route, label)
+        counter.inc()
 
     def series(self, model: str | None) -> Series:
         label = self._models.get(model, OTHER) if model else ""

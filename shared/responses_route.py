@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Generator
 from typing import Any
 
+from shared.adjustments import Adjustments
 from shared.backends import ChatBackend, ResponseIds
 from shared.chat import Upstreams, chat_flow, parse_chat_request
 from shared.convert.responses_api import chat_to_responses, responses_to_chat_request
@@ -53,9 +54,14 @@ class ResponsesAnswer:
 
 
 def responses_flow(
-    doc: dict[str, Any], upstreams: Upstreams, ids: ResponseIds, *, request_id: str
+    doc: dict[str, Any],
+    upstreams: Upstreams,
+    ids: ResponseIds,
+    *,
+    request_id: str,
+    adjustments: Adjustments | None = None,
 ) -> Generator[Command, Any, Reply | Streaming]:
     with request_shape_errors():
-        req = parse_chat_request(responses_to_chat_request(doc))
+        req = parse_chat_request(responses_to_chat_request(doc, adjustments))
     answer = ResponsesAnswer(doc, ids.completion_id, ids.created)
-    return (yield from chat_flow(req, upstreams, ids, answer, request_id=request_id))
+    return (yield from chat_flow(req, upstreams, ids, answer, request_id=request_id, adjustments=adjustments))

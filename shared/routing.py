@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from shared.capabilities import Capabilities, capabilities_for
 from shared.config import ModelSettings, ProxyConfig
 from shared.errors import ModelNotFound
 
@@ -43,6 +44,7 @@ class ModelRoute:
     max_tokens: int
     max_tokens_cap: int | None = None  # the configured max_tokens, if any: also a ceiling for requests
     kind: str = "chat"  # chat | embeddings (from the name: "embed" means an embedding model)
+    capabilities: Capabilities = Capabilities("openai")  # what the upstream accepts (shared/capabilities.py)
 
 
 class Router:
@@ -76,13 +78,16 @@ class Router:
 def _route(name: str, settings: ModelSettings | None) -> ModelRoute:
     s = settings or ModelSettings()
     upstream = s.upstream_model or name.split(":", 1)[0]
+    family = s.family or family_from_name(name)
+    api_version = s.api_version or DEFAULT_API_VERSION
     return ModelRoute(
         name=name,
-        family=s.family or family_from_name(name),
+        family=family,
         claude_api=s.claude_api,
-        api_version=s.api_version or DEFAULT_API_VERSION,
+        api_version=api_version,
         upstream_model=upstream,
         max_tokens=s.max_tokens or DEFAULT_MAX_TOKENS,
         max_tokens_cap=s.max_tokens,
         kind="embeddings" if "embed" in name.lower() else "chat",
+        capabilities=capabilities_for(upstream, family, api_version=api_version, overrides=s.capabilities),
     )

@@ -12,7 +12,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from shared.adjustments import Adjustments, dropped
+from shared.capabilities import ADAPTIVE, BUDGET
 from shared.convert.anthropic_stream import anthropic_usage, stop_reason
+from shared.convert.claude_fit import effort_for_budget, read_thinking
 from shared.errors import InvalidRequest, UpstreamError, UpstreamProtocolError
 from shared.jsonutil import dumps_str, loads
 
@@ -130,8 +133,13 @@ def tool_choice(body: dict[str, Any], kept: list[dict[str, Any]]) -> dict[str, A
     return {k: choice[k] for k in keys if k in choice} if kept else None
 
 
-def anthropic_to_openai_chat(body: dict[str, Any]) -> dict[str, Any]:
-    """A Messages body as an OpenAI chat body the chat converters understand (input left alone)."""
+def anthropic_to_openai_chat(body: dict[str, Any], adjustments: Adjustments | None = None) -> dict[str, Any]:
+    """A Messages body as an OpenAI chat body the chat converters understand (input left alone).
+
+    Thinking becomes ``reasoning_effort`` (a budget by its size, adaptive thinking by its
+    ``output_config.effort``, default high), structured output ``response_format``; the
+    target's converter then fits both to the model.
+    """
     if not isinstance(body, dict):
         raise InvalidRequest("the request body must be a JSON object")
     messages = check_messages(body.get("messages"))
@@ -149,10 +157,26 @@ def anthropic_to_openai_chat(body: dict[str, Any]) -> dict[str, Any]:
         out["stop"] = stop
     out |= {key: body[key] for key in ("temperature", "top_p") if body.get(key) is not None}
     _tools(body, out)
-    thinking = body.get("thinking")
-    budget = thinking.get("budget_tokens") if isinstance(thinking, dict) and thinking.get("type") == "enabled" else None
-    if isinstance(budget, int) and not isinstance(budget, bool):
-        out["reasoning_effort"] = "low" if budget <= 4096 else "medium" if budget <= 16384 else "high"
+    intent = read_thinking(body.get("thinking"))
+    config = body.get("output_config")
+    if config is not None and not isinstance(config, dict):
+        raise InvalidRequest("output_config: must be an object", param="output_config")
+    config = config or {}
+    if intent.mode == BUDGET:
+        out["reasoning_effort"] = effort_for_budget(intent.budget or 0)
+    elif intent.mode == ADAPTIVE:
+        effort = config.get("effort") or "high"
+        out["reasoning_effort"] = "high" if effort in ("xhigh", "max") else effort
+    fmt = config.get("format")
+    if isinstance(fmt, dict) and fmt.get("type") == "json_schema" and isinstance(fmt.get("schema"), dict):
+        out["response_format"] = {"type": "json_schema", "json_schema": {"name": "output", "schema": fmt["schema"]}}
+    elif fmt is not None:
+        raise InvalidRequest(
+            "output_config.format: must be {type: json_schema, schema: {...}}", param="output_config.format"
+        )
+    for key in ("context_management", "container", "mcp_servers"):
+        if key in body:
+            dropped(adjustments, key, "Anthropic-only; no equivalent for this model")
     if body.get("stream") is True:  # message_delta reports usage at the end, so ask for it
         out |= {"stream": True, "stream_options": {"include_usage": True}}
     return out

@@ -6,7 +6,9 @@ is except for the few things Azure refuses and clients nonetheless send:
 Cline and Kilo Code attach to content parts, message fields that clients echo back from
 earlier answers (``annotations`` from the OpenAI SDK, ``reasoning_content`` from our own
 Gemini/Claude answers), ``max_tokens``/``temperature``/``top_p`` on reasoning models,
-and ``reasoning_effort`` on models that do not reason. Answers
+``reasoning_effort`` on models that do not reason (or a level the model lacks), a
+``max_tokens`` above the model's limit, and fields the deployment's api-version does not
+define (``shared/capabilities.py``). Answers
 are not converted at all: non-streaming bytes go back untouched, and a stream is only
 re-framed (not parsed as JSON) so that it ends in exactly one ``data: [DONE]`` whatever
 the upstream did — the old proxies sent two, or none when the upstream broke off — and
@@ -18,33 +20,31 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.errors import ProxyError, UpstreamProtocolError
+from shared.adjustments import Adjustments, adapted, dropped
+from shared.capabilities import Capabilities
+from shared.errors import InvalidRequest, ProxyError, UpstreamProtocolError
 from shared.jsonutil import loads
 from shared.sse import DONE, SSEDecoder, SSEEvent
 from shared.streams import openai_error_frame
 
-__all__ = ["MESSAGE_KEYS", "REASONING_PREFIXES", "AzurePassthroughStream", "is_reasoning_model", "openai_to_azure_chat"]
+__all__ = ["MESSAGE_KEYS", "AzurePassthroughStream", "openai_to_azure_chat"]
 
-REASONING_PREFIXES = ("o1", "o3", "o4", "gpt-5")
 # Azure validates messages with additionalProperties: false ("'annotations' was unexpected").
 MESSAGE_KEYS = frozenset(("role", "content", "name", "tool_calls", "tool_call_id", "function_call", "refusal", "audio"))
 _DONE_DATA = b"[DONE]"
 MAX_STOP = 4
+_LIMITS = ("max_completion_tokens", "max_tokens")
 
 
-def is_reasoning_model(name: str) -> bool:
-    """True for the o-series and GPT-5 models, which take different sampling parameters.
-
-    Accepts a plain name (``o3-mini``) or one with a provider prefix (``azure/gpt-5``).
-    """
-    return name.rsplit("/", 1)[-1].lower().startswith(REASONING_PREFIXES)
-
-
-def openai_to_azure_chat(body: dict[str, Any], *, reasoning_model: bool) -> dict[str, Any]:
+def openai_to_azure_chat(
+    body: dict[str, Any], *, caps: Capabilities, adjustments: Adjustments | None = None
+) -> dict[str, Any]:
     """The client's body with the edits Azure needs; a new dict, the input is left alone.
 
-    Messages are copied only when something in them has to go, so the common case costs
-    one shallow dict copy and a look at each message's keys.
+    Fields the deployment's api-version does not define (``caps.chat_params``) are left
+    out and reported — a new client field never becomes an upstream 400. Messages are
+    copied only when something in them has to go, so the common case costs one shallow
+    dict copy and a look at each key.
     """
     out = dict(body)
     if out.get("stream") is not True:
@@ -52,19 +52,53 @@ def openai_to_azure_chat(body: dict[str, Any], *, reasoning_model: bool) -> dict
     messages = out.get("messages")
     if isinstance(messages, list) and any(_needs_edit(m) for m in messages):
         out["messages"] = [_edited(m) for m in messages]
-    if reasoning_model:
+    if caps.reasoning:
         limit = out.pop("max_tokens", None)
         if limit is not None and out.get("max_completion_tokens") is None:
             out["max_completion_tokens"] = limit
         # Reasoning models refuse any value but the default 1, so the default is what they get.
-        out.pop("temperature", None)
-        out.pop("top_p", None)
-    else:
-        out.pop("reasoning_effort", None)  # refused by models that do not reason
+        for key in ("temperature", "top_p"):
+            if out.pop(key, None) is not None:
+                dropped(adjustments, key, "reasoning models take only the default")
+        _fit_effort(out, caps, adjustments)
+    elif out.pop("reasoning_effort", None) is not None:
+        dropped(adjustments, "reasoning_effort", "the model does not reason")
+    _cap_limits(out, caps, adjustments)
     stop = out.get("stop")
     if isinstance(stop, list) and len(stop) > MAX_STOP:
         out["stop"] = stop[:MAX_STOP]  # Azure refuses more; Anthropic-API clients may send more
+        adapted(adjustments, "stop", f"{len(stop)} sequences cut to {MAX_STOP}")
+    for key in [k for k in out if k not in caps.chat_params]:
+        del out[key]
+        dropped(adjustments, key, "not defined by the deployment's api-version")
     return out
+
+
+def _fit_effort(out: dict[str, Any], caps: Capabilities, adjustments: Adjustments | None) -> None:
+    effort = out.get("reasoning_effort")
+    if effort is None:
+        return
+    level = caps.nearest_reasoning_effort(effort) if isinstance(effort, str) else None
+    if level is None:
+        raise InvalidRequest(
+            f"reasoning_effort: must be one of {', '.join(sorted(caps.reasoning_effort))} for this model",
+            param="reasoning_effort",
+        )
+    if level != effort:
+        out["reasoning_effort"] = level
+        adapted(adjustments, "reasoning_effort", f"{effort} -> {level}")
+
+
+def _cap_limits(out: dict[str, Any], caps: Capabilities, adjustments: Adjustments | None) -> None:
+    """``max_tokens`` above the model's output limit is refused by Azure; ask for the limit instead."""
+    limit = caps.max_output_tokens
+    if limit is None:
+        return
+    for key in _LIMITS:
+        value = out.get(key)
+        if isinstance(value, int) and not isinstance(value, bool) and value > limit:
+            out[key] = limit
+            adapted(adjustments, key, f"{value} capped at {limit}, the model's output limit")
 
 
 def _needs_edit(msg: Any) -> bool:

@@ -10,7 +10,9 @@ tool fields it does not know (``input_examples``, ``defer_loading``, ``strict``)
 ``tool_reference`` results, ``role: system`` messages, empty text blocks,
 ``cache_control`` on thinking blocks or on more than four blocks, sampling parameters
 next to thinking, a ``max_tokens`` not above the thinking budget and betas it does not
-offer. Everything else goes through untouched.
+offer. Thinking, effort, structured output, betas and ``max_tokens`` are fitted to the
+target generation by :mod:`shared.convert.claude_fit`. Everything else goes through
+untouched; every field left out is reported in the request's ``Adjustments``.
 
 The answer is a new dict; the input is never modified. Schemas, tool inputs and other
 sub-objects are shared with the input, not copied: treat them as read-only.
@@ -20,6 +22,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from shared.adjustments import Adjustments, adapted, dropped
+from shared.capabilities import Capabilities
 from shared.convert.anthropic_messages import (
     block_list,
     check_messages,
@@ -29,37 +33,64 @@ from shared.convert.anthropic_messages import (
     system_texts,
     tool_choice,
 )
+from shared.convert.claude_fit import fit_betas, fit_reasoning, read_thinking
 from shared.convert.claude_invoke import ANTHROPIC_VERSION
 from shared.errors import InvalidRequest
 from shared.jsonutil import dumps_str
 
-__all__ = ["ALLOWED_KEYS", "BEDROCK_BETAS", "MAX_CACHE_BREAKPOINTS", "anthropic_to_bedrock_invoke"]
+__all__ = ["ALLOWED_KEYS", "MAX_CACHE_BREAKPOINTS", "anthropic_to_bedrock_invoke", "schema_instruction"]
 
 ALLOWED_KEYS = frozenset(
     ("anthropic_version", "max_tokens", "messages", "system", "temperature", "top_p", "top_k")
-    + ("stop_sequences", "tools", "tool_choice", "thinking", "anthropic_beta")
+    + ("stop_sequences", "tools", "tool_choice", "thinking", "anthropic_beta", "output_config")
 )
-BEDROCK_BETAS = frozenset(
-    ("interleaved-thinking-2025-05-14", "fine-grained-tool-streaming-2025-05-14", "token-efficient-tools-2025-02-19")
-    + ("output-128k-2025-02-19", "context-1m-2025-08-07", "computer-use-2025-01-24")
-)
+# Read by this module (or by the route: model, stream), so never reported as dropped.
+_READ_KEYS = ALLOWED_KEYS | {"model", "stream"}
 MAX_CACHE_BREAKPOINTS = 4  # Anthropic refuses a request with more
 _NO_CACHE = ("thinking", "redacted_thinking")
 _RESULT_BLOCKS = ("image", "document", "search_result")
 
 
-def anthropic_to_bedrock_invoke(body: dict[str, Any], *, beta_header: str | None) -> dict[str, Any]:
-    """The InvokeModel body for a Messages request; ``beta_header`` is the client's ``anthropic-beta``."""
+def anthropic_to_bedrock_invoke(
+    body: dict[str, Any],
+    *,
+    beta_header: str | None,
+    caps: Capabilities,
+    adjustments: Adjustments | None = None,
+) -> dict[str, Any]:
+    """The InvokeModel body for a Messages request to the model ``caps`` describes.
+
+    ``beta_header`` is the client's ``anthropic-beta`` header.
+    """
     if not isinstance(body, dict):
         raise InvalidRequest("the request body must be a JSON object")
     messages = check_messages(body.get("messages"))
-    out: dict[str, Any] = {"anthropic_version": ANTHROPIC_VERSION, "max_tokens": require_max_tokens(body)}
-    tools, choice = _tools(body)
+    for key in body:
+        if key not in _READ_KEYS:
+            dropped(adjustments, key, "not part of Bedrock's InvokeModel body")
+    config = _output_config(body.get("output_config"), adjustments)
+    fmt = config.get("format")
+    native = fmt if fmt is not None and caps.structured_output else None
+    reasoning = fit_reasoning(
+        read_thinking(body.get("thinking")),
+        config.get("effort"),
+        require_max_tokens(body),
+        caps,
+        adjustments,
+        structured=native,
+    )
+    out: dict[str, Any] = {"anthropic_version": ANTHROPIC_VERSION, "max_tokens": reasoning.max_tokens}
+    tools, choice = _tools(body, adjustments)
     if tools:
         out["tools"] = tools
     if choice is not None:
         out["tool_choice"] = choice
-    if (system := _system(body.get("system"), messages)) is not None:
+    system = _system(body.get("system"), messages)
+    if fmt is not None and native is None:
+        adapted(adjustments, "output_config.format", "sent as a system instruction (no native structured output)")
+        instruction = {"type": "text", "text": schema_instruction(fmt)}
+        system = [*([{"type": "text", "text": system}] if isinstance(system, str) else system or []), instruction]
+    if system is not None:
         out["system"] = system
     out["messages"] = _turns(messages)
     for key in ("temperature", "top_p", "top_k"):
@@ -67,19 +98,54 @@ def anthropic_to_bedrock_invoke(body: dict[str, Any], *, beta_header: str | None
             out[key] = body[key]
     if stop := check_stop_sequences(body):
         out["stop_sequences"] = stop
-    _thinking(body.get("thinking"), out)
-    if betas := _betas(body.get("anthropic_beta"), beta_header):
+    if reasoning.thinking is not None:
+        out["thinking"] = reasoning.thinking
+        if reasoning.thinks:
+            _without_sampling(out)
+    if reasoning.output_config is not None:
+        out["output_config"] = reasoning.output_config
+    listed = _listed_betas(body.get("anthropic_beta"), beta_header)
+    if betas := fit_betas([*listed, *reasoning.betas], caps, adjustments):
         out["anthropic_beta"] = betas
     _limit_breakpoints(out)
     return out
 
 
-def _tools(body: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+def _output_config(config: Any, adjustments: Adjustments | None) -> dict[str, Any]:
+    """``output_config`` checked; keys other than effort and format are reported and left out."""
+    if config is None:
+        return {}
+    if not isinstance(config, dict):
+        raise InvalidRequest("output_config: must be an object", param="output_config")
+    for key in config:
+        if key not in ("effort", "format"):
+            dropped(adjustments, f"output_config.{key}", "not offered on Bedrock")
+    fmt = config.get("format")
+    if fmt is not None and (
+        not isinstance(fmt, dict) or fmt.get("type") != "json_schema" or not isinstance(fmt.get("schema"), dict)
+    ):
+        raise InvalidRequest(
+            "output_config.format: must be {type: json_schema, schema: {...}}", param="output_config.format"
+        )
+    return config
+
+
+def schema_instruction(fmt: dict[str, Any]) -> str:
+    """Structured output for a model without it: the schema as an instruction."""
+    return "Answer with one valid JSON value only, no prose, no code fences, matching this JSON schema: " + dumps_str(
+        fmt["schema"]
+    )
+
+
+def _tools(body: dict[str, Any], adjustments: Adjustments | None) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
     """The client's own tools, rebuilt from the three fields Bedrock knows (plus ``cache_control``).
 
     Server tools are dropped (Anthropic runs them; Bedrock cannot), and with them a
     ``tool_choice`` naming one; a choice among no tools means nothing, and is refused.
     """
+    for tool in body.get("tools") or ():
+        if isinstance(tool, dict) and tool.get("type") not in (None, "custom"):
+            dropped(adjustments, "tools", f"server tool {tool.get('type')} cannot run on Bedrock")
     tools = []
     for tool in client_tools(body):
         spec: dict[str, Any] = {"name": tool["name"]}
@@ -198,30 +264,20 @@ def _result_block(block: Any, at: str) -> dict[str, Any] | None:
     return {"type": "text", "text": dumps_str(block)}
 
 
-def _thinking(thinking: Any, out: dict[str, Any]) -> None:
-    """Claude wants ``max_tokens`` above the budget and no sampling parameters with thinking."""
-    if thinking is None:
-        return
-    if not isinstance(thinking, dict):
-        raise InvalidRequest("thinking: must be an object", param="thinking")
-    out["thinking"] = {k: v for k, v in thinking.items() if k != "context_management"}
-    budget = thinking.get("budget_tokens")
-    if thinking.get("type") != "enabled" or not isinstance(budget, int) or isinstance(budget, bool):
-        return
-    if out["max_tokens"] <= budget:
-        out["max_tokens"] = budget + 1024
+def _without_sampling(out: dict[str, Any]) -> None:
+    """Claude refuses sampling parameters next to thinking (temperature 1 excepted)."""
     if out.get("temperature") not in (None, 1):
         del out["temperature"]
     out.pop("top_p", None)
     out.pop("top_k", None)
 
 
-def _betas(listed: Any, header: str | None) -> list[str]:
-    """The betas Bedrock offers, from the body list and the header, first mention first."""
+def _listed_betas(listed: Any, header: str | None) -> list[str]:
+    """The betas from the body list and the header, first mention first."""
     if listed is not None and (not isinstance(listed, list) or not all(isinstance(v, str) for v in listed)):
         raise InvalidRequest("anthropic_beta: must be a list of strings", param="anthropic_beta")
     values = [*(listed or []), *(v.strip() for v in (header or "").split(","))]
-    return list(dict.fromkeys(v for v in values if v in BEDROCK_BETAS))
+    return [v for v in dict.fromkeys(values) if v]
 
 
 def _limit_breakpoints(out: dict[str, Any]) -> None:

@@ -15,15 +15,19 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from shared.adjustments import Adjustments
+from shared.capabilities import ADAPTIVE, BUDGET, Capabilities
 from shared.convert import common
+from shared.convert.claude_fit import BUDGET_BY_EFFORT, ThinkingIntent, fit_reasoning
 from shared.errors import InvalidRequest
 from shared.jsonutil import dumps_str
 
-__all__ = ["IMAGE_TYPES", "THINKING_BUDGETS", "ClaudeRequest", "build_turns", "read_request", "system_blocks"]
+__all__ = ["IMAGE_TYPES", "REASONING_EFFORTS", "ClaudeRequest", "build_turns", "read_request", "system_blocks"]
 
 # media type -> Converse image format; Claude reads these four only.
 IMAGE_TYPES = {"image/png": "png", "image/jpeg": "jpeg", "image/gif": "gif", "image/webp": "webp"}
-THINKING_BUDGETS = {"low": 1024, "medium": 4096, "high": 16384}
+# reasoning_effort values that turn thinking on; "none" and "minimal" leave it off.
+REASONING_EFFORTS = ("low", "medium", "high", "xhigh", "max")
 _TEXT_PARTS = ("text", "input_text", "output_text")
 _BAD_ID = re.compile(r"[^A-Za-z0-9_-]")
 _NO_RESULT = {"type": "tool_result", "content": "No result was given for this tool call.", "is_error": True}
@@ -46,7 +50,8 @@ class ClaudeRequest:
     tools: list[dict[str, Any]]
     tool_choice: dict[str, Any] | None  # {"type": "auto"|"any"|"none"|"tool", "name"?}
     parallel_tool_calls: bool
-    thinking_budget: int | None
+    thinking: dict[str, Any] | None  # the upstream ``thinking`` object
+    output_config: dict[str, Any] | None  # ``output_config`` (effort) for adaptive thinking
 
 
 def _tool_id(value: Any, where: str) -> str:
@@ -261,8 +266,15 @@ def json_instruction(fmt: Any) -> str | None:
     return f"Answer with one valid JSON value only, no prose, no code fences, matching this JSON schema: {schema}"
 
 
-def read_request(body: Any, *, default_max_tokens: int) -> ClaudeRequest:
-    """Validate an OpenAI chat body and read everything both Claude APIs need from it."""
+def read_request(
+    body: Any, *, default_max_tokens: int, caps: Capabilities, adjustments: Adjustments | None = None
+) -> ClaudeRequest:
+    """Validate an OpenAI chat body and read everything both Claude APIs need from it.
+
+    ``reasoning_effort`` becomes the thinking form of the target generation
+    (``shared/convert/claude_fit.py``): a budget where Claude knows budgets, adaptive
+    thinking with that effort where it knows only adaptive thinking.
+    """
     if not isinstance(body, dict):
         raise InvalidRequest("the request body must be a JSON object")
     if body.get("n") not in (None, 1):
@@ -276,9 +288,10 @@ def read_request(body: Any, *, default_max_tokens: int) -> ClaudeRequest:
     tools = _tools(body)
     choice = _tool_choice(body.get("tool_choice"), {t["name"] for t in tools})
     effort = body.get("reasoning_effort")
-    if effort not in (None, "none", "minimal", *THINKING_BUDGETS):
-        raise InvalidRequest("reasoning_effort must be minimal, low, medium or high", param="reasoning_effort")
-    budget = THINKING_BUDGETS.get(effort) if isinstance(effort, str) else None
+    if effort not in (None, "none", "minimal", *REASONING_EFFORTS):
+        raise InvalidRequest(
+            f"reasoning_effort must be none, minimal, {', '.join(REASONING_EFFORTS)}", param="reasoning_effort"
+        )
     last_assistant = next((t for t in reversed(turns) if t["role"] == "assistant"), None)
     if (
         (choice is not None and choice["type"] in ("any", "tool"))  # Claude: no thinking with a forced tool
@@ -286,15 +299,33 @@ def read_request(body: Any, *, default_max_tokens: int) -> ClaudeRequest:
         # ... nor inside a tool loop whose signed thinking blocks OpenAI clients cannot hand back.
         or (last_assistant is not None and any(b["type"] == "tool_use" for b in last_assistant["content"]))
     ):
-        budget = None
+        effort = None
     max_tokens = common.max_output_tokens(body) or default_max_tokens
-    if budget is not None and max_tokens <= budget:
-        max_tokens += budget  # max_tokens must exceed the thinking budget
+    intent, level = ThinkingIntent(None), None
+    if effort in REASONING_EFFORTS:
+        if BUDGET in caps.thinking:
+            intent = ThinkingIntent(BUDGET, budget=BUDGET_BY_EFFORT[effort])
+        else:
+            intent, level = ThinkingIntent(ADAPTIVE), effort
+    # max_tokens must exceed a budget: it grows by the budget, keeping the client's room for the answer.
+    reasoning = fit_reasoning(intent, level, max_tokens, caps, adjustments, answer_room=max_tokens)
     temperature, top_p = _number(body, "temperature"), _number(body, "top_p")
-    if budget is not None:
+    if reasoning.thinks:
         temperature = top_p = None  # refused with thinking
     elif temperature is not None:
         top_p = None  # Claude 4.5 models refuse both together
     stop = common.stop_sequences(body) or None
     parallel = body.get("parallel_tool_calls") is not False
-    return ClaudeRequest(system, turns, max_tokens, temperature, top_p, stop, tools, choice, parallel, budget)
+    return ClaudeRequest(
+        system,
+        turns,
+        reasoning.max_tokens,
+        temperature,
+        top_p,
+        stop,
+        tools,
+        choice,
+        parallel,
+        reasoning.thinking,
+        reasoning.output_config,
+    )

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from shared.adjustments import Adjustments
+from shared.capabilities import Capabilities
 from shared.convert.claude_common import IMAGE_TYPES, read_request
 from shared.convert.claude_invoke import (
     StreamState,
@@ -36,9 +38,11 @@ _EMPTY_SCHEMA: dict[str, Any] = {"type": "object", "properties": {}}
 EMPTY_TOOL_RESULT = "(the tool returned no output)"
 
 
-def openai_to_claude_converse(body: dict[str, Any], *, default_max_tokens: int) -> dict[str, Any]:
+def openai_to_claude_converse(
+    body: dict[str, Any], *, default_max_tokens: int, caps: Capabilities, adjustments: Adjustments | None = None
+) -> dict[str, Any]:
     """The Converse body: ``messages``, ``system``, ``inferenceConfig``, ``toolConfig``, thinking."""
-    req = read_request(body, default_max_tokens=default_max_tokens)
+    req = read_request(body, default_max_tokens=default_max_tokens, caps=caps, adjustments=adjustments)
     out: dict[str, Any] = {"messages": [{"role": t["role"], "content": _blocks(t["content"])} for t in req.turns]}
     if req.system:
         out["system"] = [{"text": b["text"]} for b in req.system]  # never cache_control
@@ -49,8 +53,10 @@ def openai_to_claude_converse(body: dict[str, Any], *, default_max_tokens: int) 
     out["inferenceConfig"] = inference
     if tool_config := _tool_config(req.tools, req.tool_choice, req.turns):
         out["toolConfig"] = tool_config
-    if req.thinking_budget is not None:
-        out["additionalModelRequestFields"] = {"thinking": {"type": "enabled", "budget_tokens": req.thinking_budget}}
+    # Thinking and effort are Anthropic fields Converse passes through to the model.
+    extra = {k: v for k, v in (("thinking", req.thinking), ("output_config", req.output_config)) if v is not None}
+    if extra:
+        out["additionalModelRequestFields"] = extra
     return out
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from shared.adjustments import Adjustments
+from shared.capabilities import Capabilities
 from shared.convert.claude_common import read_request
 from shared.errors import UpstreamProtocolError, UpstreamStatusError
 from shared.jsonutil import dumps_str
@@ -123,9 +125,11 @@ def tool_call(call_id: Any, name: Any, arguments: Any) -> dict[str, Any]:
     return {"id": call_id, "type": "function", "function": {"name": name, "arguments": dumps_str(arguments)}}
 
 
-def openai_to_claude_invoke(body: dict[str, Any], *, default_max_tokens: int) -> dict[str, Any]:
+def openai_to_claude_invoke(
+    body: dict[str, Any], *, default_max_tokens: int, caps: Capabilities, adjustments: Adjustments | None = None
+) -> dict[str, Any]:
     """The InvokeModel body: Anthropic Messages without ``model``/``stream``, which Bedrock refuses."""
-    req = read_request(body, default_max_tokens=default_max_tokens)
+    req = read_request(body, default_max_tokens=default_max_tokens, caps=caps, adjustments=adjustments)
     out: dict[str, Any] = {"anthropic_version": ANTHROPIC_VERSION, "max_tokens": req.max_tokens}
     if req.system:
         cached = any("cache_control" in b for b in req.system)
@@ -141,8 +145,10 @@ def openai_to_claude_invoke(body: dict[str, Any], *, default_max_tokens: int) ->
             choice = {**(choice or {"type": "auto"}), "disable_parallel_tool_use": True}
         if choice is not None:
             out["tool_choice"] = choice
-    if req.thinking_budget is not None:
-        out["thinking"] = {"type": "enabled", "budget_tokens": req.thinking_budget}
+    if req.thinking is not None:
+        out["thinking"] = req.thinking
+    if req.output_config is not None:
+        out["output_config"] = req.output_config
     return out
 
 

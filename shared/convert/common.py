@@ -8,16 +8,18 @@ gets a 400 that says what to fix instead of an upstream 400 it cannot interpret.
 from __future__ import annotations
 
 import binascii
-from base64 import b64decode
+from base64 import b64decode, urlsafe_b64decode, urlsafe_b64encode
 from typing import Any
 
 from shared.errors import InvalidRequest
 from shared.jsonutil import dumps_str, loads
 
 __all__ = [
+    "call_id_with_signature",
     "content_parts",
     "content_text",
     "max_output_tokens",
+    "signature_from_call_id",
     "parse_data_url",
     "parse_tool_arguments",
     "split_system",
@@ -118,6 +120,34 @@ def parse_tool_arguments(arguments: Any, where: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         return {"value": value}
     return value
+
+
+_SIGNATURE_MARK = "_ts_"
+
+
+def call_id_with_signature(call_id: str, signature: str | None) -> str:
+    """A tool-call id that carries Gemini's ``thoughtSignature`` through the client and back.
+
+    Gemini 3 refuses a replayed function call without its signature, and clients hand
+    back only ids. The signature rides in the id, base64url-encoded so the id keeps to
+    ``[A-Za-z0-9_-]`` (what Claude accepts, should the conversation move there). The
+    ids this proxy mints (``call_<completion id>_<n>``) never contain the mark.
+    """
+    if not signature:
+        return call_id
+    encoded = urlsafe_b64encode(signature.encode()).rstrip(b"=").decode()
+    return f"{call_id}{_SIGNATURE_MARK}{encoded}"
+
+
+def signature_from_call_id(call_id: Any) -> str | None:
+    """The signature :func:`call_id_with_signature` put into an id, or None."""
+    if not isinstance(call_id, str) or _SIGNATURE_MARK not in call_id:
+        return None
+    encoded = call_id.split(_SIGNATURE_MARK, 1)[1]
+    try:
+        return urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode()
+    except (binascii.Error, ValueError):
+        return None
 
 
 def tool_name_by_call_id(messages: list[dict[str, Any]]) -> dict[str, str]:

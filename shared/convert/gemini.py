@@ -7,7 +7,9 @@ So the request is rebuilt from the fields Vertex knows (never forwarded), and ev
 client mistake becomes an :class:`InvalidRequest` naming the field instead of an
 opaque upstream 400. In the other direction Gemini gives function calls no ids and
 repeats ``usageMetadata`` cumulatively, so ids are derived from the completion id and
-only the last usage is kept.
+only the last usage is kept. Gemini 3's ``thoughtSignature`` on a function call rides in
+the call's id (:func:`~shared.convert.common.call_id_with_signature`) and goes back on the
+call's part when the history is replayed.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from shared.adjustments import Adjustments, adapted
+from shared.capabilities import Capabilities
 from shared.convert import common
 from shared.convert.gemini_schema import function_declarations, generation_config, tool_config
 from shared.errors import InvalidRequest, UpstreamProtocolError, UpstreamStatusError
@@ -32,13 +36,19 @@ _ERROR_STATUS: dict[Any, int] = {"RESOURCE_EXHAUSTED": 429, "UNAVAILABLE": 503, 
 _USAGE_KEYS = ("promptTokenCount", "candidatesTokenCount", "thoughtsTokenCount", "cachedContentTokenCount")
 
 
-def openai_to_gemini(body: dict[str, Any], *, default_max_tokens: int | None) -> dict[str, Any]:
+def openai_to_gemini(
+    body: dict[str, Any],
+    *,
+    default_max_tokens: int | None,
+    caps: Capabilities,
+    adjustments: Adjustments | None = None,
+) -> dict[str, Any]:
     """The Vertex ``generateContent`` body for an OpenAI chat request."""
     messages = body.get("messages")
     if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
         raise InvalidRequest("'messages' must be an array of message objects", param="messages")
     system, _ = common.split_system(messages)
-    contents = _contents(messages)
+    contents = _contents(messages, caps.thought_signatures, adjustments)
     if not contents:
         raise InvalidRequest("messages: Gemini needs a non-empty user or assistant message", param="messages")
     out: dict[str, Any] = {"contents": contents}
@@ -50,13 +60,15 @@ def openai_to_gemini(body: dict[str, Any], *, default_max_tokens: int | None) ->
     choice = tool_config(body.get("tool_choice"), {d["name"] for d in declarations})
     if choice:
         out["toolConfig"] = choice
-    config = generation_config(body, default_max_tokens)
+    config = generation_config(body, default_max_tokens, caps, adjustments)
     if config:
         out["generationConfig"] = config
     return out
 
 
-def _contents(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _contents(
+    messages: list[dict[str, Any]], signatures: bool, adjustments: Adjustments | None
+) -> list[dict[str, Any]]:
     """Turns in Vertex shape; same-role neighbours merged because Vertex wants alternation."""
     names = common.tool_name_by_call_id(messages)
     turns: list[dict[str, Any]] = []
@@ -67,7 +79,7 @@ def _contents(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if role == "user":
             kind, parts = "user", _parts(msg.get("content"), where)
         elif role == "assistant":
-            kind, parts = "model", _parts(msg.get("content"), where) + _calls(msg, where)
+            kind, parts = "model", _parts(msg.get("content"), where) + _calls(msg, where, signatures, adjustments)
         elif role in ("tool", "function"):
             kind, parts = "user", [_function_response(msg, names, where)]
         else:
@@ -100,7 +112,17 @@ def _parts(content: Any, where: str) -> list[dict[str, Any]]:
     return out
 
 
-def _calls(msg: dict[str, Any], where: str) -> list[dict[str, Any]]:
+# Google's documented placeholder for a replayed call whose signature was never seen (a
+# history begun on another model): https://ai.google.dev/gemini-api/docs/thought-signatures
+SKIP_SIGNATURE = "skip_thought_signature_validator"
+
+
+def _calls(msg: dict[str, Any], where: str, signatures: bool, adjustments: Adjustments | None) -> list[dict[str, Any]]:
+    """Function-call parts; with ``signatures`` (Gemini 3) each carries its ``thoughtSignature`` back.
+
+    Gemini 3 checks the first call of each step, so a call whose id carries no signature
+    gets the documented placeholder there.
+    """
     calls = msg.get("tool_calls") or []
     if not isinstance(calls, list):
         raise InvalidRequest(f"{where}.tool_calls must be an array", param=f"{where}.tool_calls")
@@ -113,7 +135,15 @@ def _calls(msg: dict[str, Any], where: str) -> list[dict[str, Any]]:
         if not isinstance(fn, dict) or not isinstance(fn.get("name"), str) or not fn["name"]:
             raise InvalidRequest(f"{at}.function.name is required", param=at)
         args = common.parse_tool_arguments(fn.get("arguments"), f"{at}.function.arguments")
-        out.append({"functionCall": {"name": fn["name"], "args": args}})
+        part: dict[str, Any] = {"functionCall": {"name": fn["name"], "args": args}}
+        if signatures:
+            signature = common.signature_from_call_id(call.get("id"))
+            if signature is None and k == 0:
+                adapted(adjustments, f"{at}.id", "no thought signature: Gemini's placeholder sent")
+                signature = SKIP_SIGNATURE
+            if signature is not None:
+                part["thoughtSignature"] = signature
+        out.append(part)
     return out
 
 
@@ -183,7 +213,7 @@ def _blocked(doc: dict[str, Any]) -> bool:
 
 
 def _read_parts(candidate: dict[str, Any]) -> Iterator[tuple[str, Any]]:
-    """("text"|"thought", str) and ("call", (name, args)) for each part worth passing on."""
+    """("text"|"thought", str) and ("call", (name, args, signature)) for each part worth passing on."""
     content = candidate.get("content") or {}
     parts = content.get("parts") if isinstance(content, dict) else None
     if not isinstance(parts, list | None):
@@ -196,7 +226,8 @@ def _read_parts(candidate: dict[str, Any]) -> Iterator[tuple[str, Any]]:
             args = call.get("args", {}) if isinstance(call, dict) else None
             if not isinstance(call, dict) or not isinstance(call.get("name"), str) or not isinstance(args, dict):
                 raise UpstreamProtocolError("Gemini sent a malformed functionCall part")
-            yield "call", (call["name"], args)
+            signature = part.get("thoughtSignature")
+            yield "call", (call["name"], args, signature if isinstance(signature, str) else None)
         elif isinstance(part.get("text"), str) and part["text"]:
             yield ("thought" if part.get("thought") is True else "text"), part["text"]
 
@@ -224,9 +255,10 @@ def gemini_to_openai(resp: dict[str, Any], *, completion_id: str, created: int, 
     else:
         for kind, value in _read_parts(candidate):
             if kind == "call":
-                name, args = value
+                name, args, signature = value
                 function = {"name": name, "arguments": dumps_str(args)}
-                calls.append({"id": f"call_{completion_id}_{len(calls)}", "type": "function", "function": function})
+                call_id = common.call_id_with_signature(f"call_{completion_id}_{len(calls)}", signature)
+                calls.append({"id": call_id, "type": "function", "function": function})
             else:
                 (thoughts if kind == "thought" else texts).append(value)
         reason = finish_reason(candidate.get("finishReason"), bool(calls))
@@ -274,9 +306,10 @@ class GeminiStream:
             elif kind == "thought":
                 out.append(chunks.reasoning(value))
             else:
-                name, args = value
+                name, args, signature = value
                 index, self._calls = self._calls, self._calls + 1
-                out.append(chunks.tool_call_start(index, f"call_{chunks.completion_id}_{index}", name, dumps_str(args)))
+                call_id = common.call_id_with_signature(f"call_{chunks.completion_id}_{index}", signature)
+                out.append(chunks.tool_call_start(index, call_id, name, dumps_str(args)))
         if candidate.get("finishReason") is not None:
             self._reason = finish_reason(candidate["finishReason"], False)
         if out and not self._started:

@@ -16,14 +16,17 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from shared.adjustments import Adjustments, adapted, dropped
+from shared.capabilities import Capabilities
 from shared.convert.common import max_output_tokens, stop_sequences
 from shared.errors import InvalidRequest
 from shared.jsonutil import dumps_str
 
-__all__ = ["SCHEMA_KEYS", "THINKING_BUDGETS", "function_declarations", "function_parameters"]
+__all__ = ["SCHEMA_KEYS", "THINKING_BUDGETS", "function_declarations", "function_parameters", "thinking_config"]
 __all__ += ["generation_config", "sanitize_schema", "tool_config"]
 
-THINKING_BUDGETS = {"low": 1024, "medium": 4096, "high": 16384}
+# reasoning_effort -> thinkingBudget (Gemini 2.5); clamped into the model's range.
+THINKING_BUDGETS = {"none": 0, "minimal": 0, "low": 1024, "medium": 4096, "high": 16384, "xhigh": 24576, "max": 32768}
 _MODES = {"auto": "AUTO", "required": "ANY", "none": "NONE"}
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]{0,63}")  # Vertex's rule; OpenAI also allows a leading digit
 SCHEMA_KEYS = frozenset(
@@ -258,12 +261,20 @@ def _response_format(fmt: Any, cfg: dict[str, Any]) -> None:
         )
 
 
-def generation_config(body: dict[str, Any], default_max_tokens: int | None) -> dict[str, Any]:
+def generation_config(
+    body: dict[str, Any],
+    default_max_tokens: int | None,
+    caps: Capabilities,
+    adjustments: Adjustments | None = None,
+) -> dict[str, Any]:
     """Vertex ``generationConfig`` (may be empty). Only fields Vertex knows; unknown OpenAI ones are ignored."""
     cfg: dict[str, Any] = {}
     limit = max_output_tokens(body)
     if limit is None:
         limit = default_max_tokens
+    if limit is not None and caps.max_output_tokens is not None and limit > caps.max_output_tokens:
+        adapted(adjustments, "max_tokens", f"{limit} capped at {caps.max_output_tokens}, the model's output limit")
+        limit = caps.max_output_tokens
     if limit is not None:
         cfg["maxOutputTokens"] = limit
     for key, name in (("temperature", "temperature"), ("top_p", "topP"), ("top_k", "topK")):
@@ -286,9 +297,34 @@ def generation_config(body: dict[str, Any], default_max_tokens: int | None) -> d
     if body.get("logprobs") is True:
         raise InvalidRequest("logprobs are not available for Gemini models", param="logprobs")
     _response_format(body.get("response_format"), cfg)
-    effort = body.get("reasoning_effort")
-    if effort is not None:
-        if not isinstance(effort, str) or effort not in THINKING_BUDGETS:
-            raise InvalidRequest("reasoning_effort must be 'low', 'medium' or 'high'", param="reasoning_effort")
-        cfg["thinkingConfig"] = {"thinkingBudget": THINKING_BUDGETS[effort], "includeThoughts": True}
+    if (thinking := thinking_config(body.get("reasoning_effort"), caps, adjustments)) is not None:
+        cfg["thinkingConfig"] = thinking
     return cfg
+
+
+def thinking_config(effort: Any, caps: Capabilities, adjustments: Adjustments | None) -> dict[str, Any] | None:
+    """``reasoning_effort`` as the generation's ``thinkingConfig``.
+
+    Gemini 2.5 takes ``thinkingBudget`` within a range per model (Pro cannot turn thinking
+    off, so ``minimal`` gets its smallest budget); Gemini 3 takes ``thinkingLevel`` (Pro:
+    low or high), so every effort maps to the nearest level
+    (https://ai.google.dev/gemini-api/docs/thinking).
+    """
+    if effort is None:
+        return None
+    if not isinstance(effort, str) or effort not in THINKING_BUDGETS:
+        raise InvalidRequest(f"reasoning_effort must be one of {', '.join(THINKING_BUDGETS)}", param="reasoning_effort")
+    if caps.thinking_config == "level":
+        wanted = "minimal" if effort == "none" else "high" if effort in ("xhigh", "max") else effort
+        level = caps.nearest_thinking_level(wanted) or "high"
+        if level != effort:
+            adapted(adjustments, "reasoning_effort", f"{effort} -> thinkingLevel {level}")
+        return {"thinkingLevel": level, "includeThoughts": True}
+    if caps.thinking_config == "budget":
+        low, high = caps.thinking_budget_range or (0, 24576)
+        budget = min(max(THINKING_BUDGETS[effort], low), high)
+        if budget == 0:
+            return {"thinkingBudget": 0}
+        return {"thinkingBudget": budget, "includeThoughts": True}
+    dropped(adjustments, "reasoning_effort", "the model has no thinking configuration")
+    return None

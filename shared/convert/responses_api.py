@@ -4,19 +4,22 @@ Every upstream family is reached through the Chat Completions converters, so a
 Responses body becomes a chat body here; the answer goes back through
 :func:`chat_to_responses` (kept with the stream translator, which reuses it). The proxy
 stores nothing, so whatever needs server-side state (``previous_response_id``,
-``item_reference``, files, OpenAI's hosted tools) is refused with a 400 naming the field.
+``item_reference``, files) is refused with a 400 naming the field. Tools go through
+:mod:`shared.convert.responses_tools` (namespaces flattened, hosted tools left out);
+fields and item types with no meaning upstream are left out and reported.
 
 Codex sends histories that chat upstreams refuse (pjq ``9042bf8``): developer messages
 between a tool call and its output, calls whose output never came (an interrupted turn)
-and outputs whose call is gone; :func:`_repair` mends each. Freeform ``custom`` tools
-(``apply_patch``) become function tools with one string argument ``input``.
+and outputs whose call is gone; :func:`_repair` mends each.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from shared.adjustments import Adjustments, dropped
 from shared.convert.responses_stream import chat_to_responses
+from shared.convert.responses_tools import HOSTED_TOOLS, ToolCatalog, tool_catalog
 from shared.errors import InvalidRequest
 from shared.jsonutil import dumps_str
 
@@ -25,6 +28,13 @@ __all__ = ["chat_to_responses", "responses_to_chat_request"]
 _ROLES = {"user": "user", "assistant": "assistant", "system": "system", "developer": "system"}
 _EFFORTS = {"minimal": "low", "low": "low", "medium": "medium", "high": "high", "xhigh": "high", "max": "high"}
 _STATEFUL = ("previous_response_id", "conversation", "prompt", "background")
+# Read below, or meaningless for a stateless proxy (store, include, metadata): not reported.
+_READ = frozenset(
+    ("model", "input", "instructions", "stream", "tools", "tool_choice", "parallel_tool_calls", "max_output_tokens")
+    + ("temperature", "top_p", "reasoning", "text", "store", "include", "metadata", "truncation", *_STATEFUL)
+)
+# Passed on in the chat body; the target's converter keeps them where the model knows them.
+_PASSED = ("prompt_cache_key", "safety_identifier", "user")
 
 
 def _bad(where: str, problem: str) -> InvalidRequest:
@@ -38,28 +48,33 @@ def _name(item: dict[str, Any], key: str, where: str = "") -> str:
     return value
 
 
-def responses_to_chat_request(body: dict[str, Any]) -> dict[str, Any]:
+def responses_to_chat_request(body: dict[str, Any], adjustments: Adjustments | None = None) -> dict[str, Any]:
     """A Responses body as a Chat Completions body the chat converters understand (input left alone)."""
     if not isinstance(body, dict):
         raise InvalidRequest("the request body must be a JSON object")
     model = _name(body, "model")
+    for key in body:
+        if key not in _READ and key not in _PASSED:
+            dropped(adjustments, key, "no equivalent in a chat request")
     for key in _STATEFUL:
         if body.get(key) not in (None, False):
             raise _bad(key, "needs state stored by the server, which the proxy does not keep; send the full input")
     instructions = body.get("instructions")
     if not isinstance(instructions, str | None):
         raise _bad("instructions", "must be a string")
+    catalog = tool_catalog(body.get("tools"), adjustments)
     messages = [{"role": "system", "content": instructions}] if instructions else []
-    messages += _repair(_input_messages(body.get("input")))
+    messages += _repair(_input_messages(body.get("input"), catalog, adjustments))
     if all(m["role"] == "system" for m in messages):
         raise _bad("input", "at least one user or assistant item with content is required")
     out: dict[str, Any] = {"model": model, "messages": messages}
     _parameters(body, out)
-    _tools(body, out)
+    _tools(body, catalog, out)
+    out |= {key: body[key] for key in _PASSED if body.get(key) is not None}
     return out
 
 
-def _input_messages(items: Any) -> list[dict[str, Any]]:
+def _input_messages(items: Any, catalog: ToolCatalog, adjustments: Adjustments | None) -> list[dict[str, Any]]:
     """Input items -> chat messages in order; tool calls join the assistant message right before them."""
     if isinstance(items, str):
         return [{"role": "user", "content": items}]
@@ -77,7 +92,7 @@ def _input_messages(items: Any) -> list[dict[str, Any]]:
         if kind == "message":
             out += _message(item, where)
         elif kind in ("function_call", "custom_tool_call"):
-            call = _call(item, where)
+            call = _call(item, where, catalog)
             last = out[-1] if out else None
             if last is not None and last["role"] == "assistant":  # our own dict: safe to extend
                 last["tool_calls"] = [*last.get("tool_calls", ()), call]
@@ -88,7 +103,8 @@ def _input_messages(items: Any) -> list[dict[str, Any]]:
         elif kind == "item_reference":
             raise _bad(where, "item_reference needs stored responses, which the proxy does not keep; send the item")
         elif kind != "reasoning":  # reasoning items carry OpenAI's encrypted state: meaningless upstream
-            raise _bad(f"{where}.type", f"input item type {kind!r} is not supported through SAP AI Core")
+            # Calls of hosted tools (web_search_call ...) and item types newer than this proxy.
+            dropped(adjustments, "input", f"{where}: item type {kind!r} has no equivalent upstream")
     return out
 
 
@@ -129,8 +145,12 @@ def _part(part: Any, at: str) -> dict[str, Any]:
     raise _bad(f"{at}.type", f"content part type {kind!r} is not supported")
 
 
-def _call(item: dict[str, Any], where: str) -> dict[str, Any]:
+def _call(item: dict[str, Any], where: str, catalog: ToolCatalog) -> dict[str, Any]:
     call_id, name = _name(item, "call_id", where), _name(item, "name", where)
+    namespace = item.get("namespace")
+    if namespace is not None and not isinstance(namespace, str):
+        raise _bad(f"{where}.namespace", "must be a string")
+    name = catalog.upstream_name(name, namespace or None)
     if item["type"] == "custom_tool_call":
         if not isinstance(item.get("input"), str):
             raise _bad(f"{where}.input", "must be a string")
@@ -245,56 +265,25 @@ def _response_format(fmt: Any) -> dict[str, Any] | None:
     return {"type": "json_schema", "json_schema": spec}
 
 
-def _tools(body: dict[str, Any], out: dict[str, Any]) -> None:
-    """Function and custom tools; tool_choice and parallel_tool_calls only with tools (Azure refuses them bare)."""
-    tools = body.get("tools")
-    if tools is not None and not isinstance(tools, list):
-        raise _bad("tools", "must be a list of tools")
-    chat = [_tool(t, f"tools[{i}]") for i, t in enumerate(tools or ())]
-    choice = _tool_choice(body.get("tool_choice"), {t["function"]["name"] for t in chat})
+def _tools(body: dict[str, Any], catalog: ToolCatalog, out: dict[str, Any]) -> None:
+    """The catalog's tools; tool_choice and parallel_tool_calls only with tools (Azure refuses them bare)."""
+    choice = _tool_choice(body.get("tool_choice"), catalog)
     parallel = _flag(body, "parallel_tool_calls")
-    if chat:
-        out["tools"] = chat
+    if catalog.chat_tools:
+        out["tools"] = catalog.chat_tools
         out.update((k, v) for k, v in (("tool_choice", choice), ("parallel_tool_calls", parallel)) if v is not None)
 
 
-def _tool(tool: Any, where: str) -> dict[str, Any]:
-    kind = tool.get("type") if isinstance(tool, dict) else None
-    if kind not in ("function", "custom"):
-        raise _bad(f"{where}.type", f"tool type {kind!r} is not available through SAP AI Core; use function tools")
-    name, description = _name(tool, "name", where), tool.get("description")
-    if description is not None and not isinstance(description, str):
-        raise _bad(f"{where}.description", "must be a string")
-    if kind == "custom":
-        parameters: Any = {"type": "object", "properties": {"input": {"type": "string"}}, "required": ["input"]}
-        description = _custom_description(description or "", tool.get("format"), f"{where}.format")
-    else:
-        parameters = tool.get("parameters") or {"type": "object", "properties": {}}
-        if not isinstance(parameters, dict):
-            raise _bad(f"{where}.parameters", "must be a JSON schema object")
-    fn = {"name": name, **({"description": description} if description else {}), "parameters": parameters}
-    return {"type": "function", "function": fn}
-
-
-def _custom_description(description: str, fmt: Any, where: str) -> str:
-    """A freeform tool's input rules in words, since the upstream only knows JSON arguments."""
-    note = "Put the tool's raw input text, not JSON, in the string argument `input`."
-    kind = fmt.get("type") if isinstance(fmt, dict) else None
-    if kind == "grammar":
-        syntax, definition = fmt.get("syntax"), fmt.get("definition")
-        if not isinstance(syntax, str) or not isinstance(definition, str):
-            raise _bad(where, "a grammar format needs a string syntax and definition")
-        note += f" The input must follow this {syntax} grammar:\n{definition}"
-    elif fmt is not None and kind != "text":
-        raise _bad(f"{where}.type", "must be text or grammar")
-    return f"{description}\n\n{note}" if description else note
-
-
-def _tool_choice(choice: Any, names: set[str]) -> Any:
+def _tool_choice(choice: Any, catalog: ToolCatalog) -> Any:
     if choice is None or choice in ("auto", "none", "required"):
         return choice
     if isinstance(choice, dict) and choice.get("type") in ("function", "custom"):
-        if choice.get("name") not in names:
+        name = catalog.upstream_name(str(choice.get("name")), choice.get("namespace") or None)
+        if name not in catalog.by_upstream:
             raise _bad("tool_choice.name", f"{choice.get('name')!r} is not one of the tools")
-        return {"type": "function", "function": {"name": choice["name"]}}
+        return {"type": "function", "function": {"name": name}}
+    if isinstance(choice, dict) and choice.get("type") == "allowed_tools":
+        return "required" if choice.get("mode") == "required" else "auto"  # among what is left upstream
+    if isinstance(choice, dict) and choice.get("type") in HOSTED_TOOLS:
+        return "auto"  # a hosted tool was asked for, and is not there: the model picks among the rest
     raise _bad("tool_choice", "must be auto, none, required or {type: function, name}")

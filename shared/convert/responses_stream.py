@@ -15,10 +15,11 @@ from collections.abc import Sequence
 from functools import partial
 from typing import Any
 
+from shared.convert.responses_tools import ClientTool, ToolCatalog, tool_catalog
 from shared.errors import ProxyError, UpstreamError, UpstreamProtocolError
 from shared.jsonutil import dumps_str, loads
 
-__all__ = ["ChatToResponsesStream", "chat_to_responses", "custom_tool_names", "response_envelope"]
+__all__ = ["ChatToResponsesStream", "chat_to_responses", "response_envelope"]
 
 _INCOMPLETE = {"length": "max_output_tokens", "content_filter": "content_filter"}
 _DELTAS = {"reasoning_content": "reasoning", "content": "text", "refusal": "text"}
@@ -34,10 +35,9 @@ _TOOL_DEFAULTS: dict[str, dict[str, Any]] = {
 Key = str | int  # an output item: "reasoning", "text" (the message) or a tool call's position
 
 
-def custom_tool_names(request: Any) -> frozenset[str]:
-    """Names of the request's freeform tools, whose calls go back as ``custom_tool_call`` items."""
-    tools = request.get("tools") if isinstance(request, dict) else None
-    return frozenset(str(t.get("name")) for t in tools or () if isinstance(t, dict) and t.get("type") == "custom")
+def _catalog(request: Any) -> ToolCatalog:
+    """The request's tool catalog: calls go back under the client's names (and namespaces)."""
+    return tool_catalog(request.get("tools") if isinstance(request, dict) else None)
 
 
 def response_envelope(*, response_id: str, created_at: int, request: Any, status: str) -> dict[str, Any]:
@@ -97,16 +97,19 @@ def _text_item(kind: str, response_id: str, text: str, status: str) -> dict[str,
     return {"id": f"msg_{suffix}", "type": "message", "status": status, "role": "assistant", "content": parts}
 
 
-def _call_item(call_id: str, name: str, arguments: str, *, custom: bool, status: str) -> dict[str, Any]:
-    if not custom:
-        doc = {"id": f"fc_{call_id}", "type": "function_call", "status": status, "call_id": call_id, "name": name}
-        return {**doc, "arguments": arguments}
+def _call_item(call_id: str, tool: ClientTool, arguments: str, *, status: str) -> dict[str, Any]:
+    """A call item under the client's tool name; a namespaced tool's call names its namespace."""
+    named = {"name": tool.name, **({"namespace": tool.namespace} if tool.namespace else {})}
+    if not tool.custom:
+        return {"id": f"fc_{call_id}", "type": "function_call", "status": status, "call_id": call_id, **named} | {
+            "arguments": arguments
+        }
     try:  # upstream saw a function with one string argument, "input"
         value = loads(arguments)
     except ValueError:
         value = None
     text = value["input"] if isinstance(value, dict) and isinstance(value.get("input"), str) else arguments
-    return {"id": f"ctc_{call_id}", "type": "custom_tool_call", "call_id": call_id, "name": name, "input": text}
+    return {"id": f"ctc_{call_id}", "type": "custom_tool_call", "call_id": call_id, **named, "input": text}
 
 
 def chat_to_responses(
@@ -124,11 +127,11 @@ def chat_to_responses(
         texts["text"] = "".join(str(_obj(p).get("text") or "") for p in texts["text"])
     if isinstance(refusal := message.get("refusal"), str):
         texts["text"] = (texts["text"] or "") + refusal
-    custom, output = custom_tool_names(request), []
+    catalog, output = _catalog(request), []
     for key in dict.fromkeys([*order, "reasoning", "text", *range(len(calls))]):
         if isinstance(key, int):
             call_id, name, arguments = calls[key]
-            output.append(_call_item(call_id, name, arguments, custom=name in custom, status=status))
+            output.append(_call_item(call_id, catalog.client_tool(name), arguments, status=status))
         elif isinstance(texts[key], str) and texts[key]:
             output.append(_text_item(key, response_id, texts[key], status))
     doc = response_envelope(response_id=response_id, created_at=created_at, request=request, status=status)
@@ -184,10 +187,10 @@ class ChatToResponsesStream:
     final ``output`` matches every index sent, even if text follows a tool call.
     """
 
-    __slots__ = ("_id", "_custom", "_seq", "_envelope", "_convert", "_items", "_texts", "_calls", "_at", "_end")
+    __slots__ = ("_id", "_catalog", "_seq", "_envelope", "_convert", "_items", "_texts", "_calls", "_at", "_end")
 
     def __init__(self, *, response_id: str, created_at: int, request: dict[str, Any]) -> None:
-        self._id, self._custom, self._seq = response_id, custom_tool_names(request), 0
+        self._id, self._catalog, self._seq = response_id, _catalog(request), 0
         self._envelope = partial(response_envelope, response_id=response_id, created_at=created_at, request=request)
         self._convert = partial(chat_to_responses, response_id=response_id, created_at=created_at, request=request)
         self._items: dict[Key, str] = {}  # item -> its id, in order of output index
@@ -252,12 +255,12 @@ class ChatToResponsesStream:
                 raise UpstreamProtocolError("upstream started a streamed tool call without an id and a function name")
             position = self._at[index] = len(self._calls)
             self._calls.append((call_id, name, []))
-            item = _call_item(call_id, name, "", custom=name in self._custom, status="in_progress")
+            item = _call_item(call_id, self._catalog.client_tool(name), "", status="in_progress")
             out.append(self._open(position, item))
         position, fragment = self._at[index], fn.get("arguments")
         if isinstance(fragment, str) and fragment:
             self._calls[position][2].append(fragment)
-            if self._calls[position][1] not in self._custom:
+            if not self._catalog.client_tool(self._calls[position][1]).custom:
                 at = self._where(position)
                 out.append(self._event("response.function_call_arguments.delta", **at, delta=fragment))
         return out

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from shared.capabilities import Capabilities, capabilities_for
 from shared.convert.bedrock_sanitize import ALLOWED_KEYS, anthropic_to_bedrock_invoke
 from shared.errors import InvalidRequest
 from tests.unit.feeding import fixture_bytes
@@ -32,10 +33,13 @@ def claude_code() -> dict[str, Any]:
     return doc
 
 
-def sanitize(body: dict[str, Any], beta_header: str | None = None) -> dict[str, Any]:
+CLAUDE_4 = capabilities_for("anthropic--claude-4-sonnet", "claude")
+
+
+def sanitize(body: dict[str, Any], beta_header: str | None = None, caps: Capabilities = CLAUDE_4) -> dict[str, Any]:
     """Convert, and check the rules that hold for every body: input untouched, output JSON and allowed keys."""
     before = copy.deepcopy(body)
-    out = anthropic_to_bedrock_invoke(body, beta_header=beta_header)
+    out = anthropic_to_bedrock_invoke(body, beta_header=beta_header, caps=caps)
     assert body == before
     assert set(out) <= ALLOWED_KEYS
     assert out["anthropic_version"] == "bedrock-2023-05-31"
@@ -83,13 +87,17 @@ def test_claude_code_request_keeps_everything_else() -> None:
     assert out["max_tokens"] == 32000 and out["temperature"] == 1
     assert out["thinking"] == {"type": "enabled", "budget_tokens": 31999}
     assert out["tool_choice"] == {"type": "auto"}
-    assert out["anthropic_beta"] == ["interleaved-thinking-2025-05-14", "fine-grained-tool-streaming-2025-05-14"]
+    assert out["anthropic_beta"] == ["interleaved-thinking-2025-05-14"]  # Bedrock offers no other of them
     # Tools: the three custom ones, rebuilt; their JSON schemas untouched ($schema, additionalProperties).
     assert [t["name"] for t in out["tools"]] == ["Glob", "Read", "Bash"]
     assert [t["input_schema"] for t in out["tools"]] == [src["tools"][i]["input_schema"] for i in (0, 1, 3)]
     assert out["tools"][1] == {k: src["tools"][1][k] for k in ("name", "description", "input_schema")}
-    # System: the client's blocks, then the role: system message.
-    assert [b["text"] for b in out["system"]] == [b["text"] for b in src["system"]] + [src["messages"][1]["content"]]
+    # System: the client's blocks, the role: system message, then output_config.format as an instruction
+    # (Claude 4 has no native structured output).
+    assert [b["text"] for b in out["system"]][:-1] == [b["text"] for b in src["system"]] + [
+        src["messages"][1]["content"]
+    ]
+    assert out["system"][-1]["text"].endswith('matching this JSON schema: {"type":"object"}')
     # Messages: the two user turns around the system message merged, the empty text gone.
     texts = [b["text"] for b in out["messages"][0]["content"]]
     assert texts == [src["messages"][0]["content"][0]["text"], src["messages"][0]["content"][1]["text"]] + [
@@ -211,10 +219,10 @@ def test_minimal_body_and_anthropic_version_is_always_bedrocks() -> None:
 )
 def test_client_mistakes_name_the_field(doc: dict[str, Any], field: str) -> None:
     with pytest.raises(InvalidRequest) as exc:
-        anthropic_to_bedrock_invoke(doc, beta_header=None)
+        anthropic_to_bedrock_invoke(doc, beta_header=None, caps=CLAUDE_4)
     assert field in exc.value.message
     with pytest.raises(InvalidRequest):
-        anthropic_to_bedrock_invoke("not an object", beta_header=None)  # type: ignore[arg-type]
+        anthropic_to_bedrock_invoke("not an object", beta_header=None, caps=CLAUDE_4)  # type: ignore[arg-type]
 
 
 # ---------------------------------------------------------------- thinking and sampling
@@ -422,7 +430,7 @@ def test_thinking_blocks_lose_cache_control_and_prefill_loses_trailing_space() -
 )
 def test_url_and_file_sources_are_refused_by_name(block: dict[str, Any], where: str) -> None:
     with pytest.raises(InvalidRequest) as exc:
-        anthropic_to_bedrock_invoke(body([{"role": "user", "content": [block]}]), beta_header=None)
+        anthropic_to_bedrock_invoke(body([{"role": "user", "content": [block]}]), beta_header=None, caps=CLAUDE_4)
     assert exc.value.message.startswith(where) and "base64" in exc.value.message
 
 
@@ -435,33 +443,39 @@ def test_message_fields_other_than_role_and_content_go() -> None:
 
 
 @pytest.mark.parametrize(
-    ("header", "listed", "expected"),
+    ("model", "header", "listed", "expected"),
     [
-        (None, None, None),
-        ("", None, None),
-        ("claude-code-20250219", None, None),
-        (CLAUDE_CODE_BETAS, None, ["interleaved-thinking-2025-05-14", "fine-grained-tool-streaming-2025-05-14"]),
+        ("anthropic--claude-4-sonnet", None, None, None),
+        ("anthropic--claude-4-sonnet", "", None, None),
+        ("anthropic--claude-4-sonnet", "claude-code-20250219", None, None),
+        # fine-grained-tool-streaming, oauth, prompt-caching: not Bedrock betas, never forwarded.
+        ("anthropic--claude-4-sonnet", CLAUDE_CODE_BETAS, None, ["interleaved-thinking-2025-05-14"]),
         (
+            "anthropic--claude-3.7-sonnet",
             "context-1m-2025-08-07 , output-128k-2025-02-19,token-efficient-tools-2025-02-19,computer-use-2025-01-24",
             None,
-            [
-                "context-1m-2025-08-07",
-                "output-128k-2025-02-19",
-                "token-efficient-tools-2025-02-19",
-                "computer-use-2025-01-24",
-            ],
+            ["output-128k-2025-02-19", "token-efficient-tools-2025-02-19", "computer-use-2025-01-24"],
         ),
         (
+            "anthropic--claude-4.5-sonnet",
             "interleaved-thinking-2025-05-14",
             ["context-management-2025-06-27", "context-1m-2025-08-07", "interleaved-thinking-2025-05-14"],
-            ["context-1m-2025-08-07", "interleaved-thinking-2025-05-14"],
+            ["context-management-2025-06-27", "context-1m-2025-08-07", "interleaved-thinking-2025-05-14"],
         ),
-        (None, [], None),
+        # Opus 4.7 on Bedrock accepts interleaved thinking only (anthropics/claude-code#49370).
+        (
+            "anthropic--claude-4.7-opus",
+            CLAUDE_CODE_BETAS + ",effort-2025-11-24",
+            None,
+            ["interleaved-thinking-2025-05-14"],
+        ),
+        ("anthropic--claude-4-sonnet", None, [], None),
     ],
 )
-def test_betas(header: str | None, listed: list[str] | None, expected: list[str] | None) -> None:
+def test_betas(model: str, header: str | None, listed: list[str] | None, expected: list[str] | None) -> None:
     doc = body() if listed is None else body(anthropic_beta=listed)
-    assert sanitize(doc, header).get("anthropic_beta") == expected
+    caps = capabilities_for(model, "claude")
+    assert sanitize(doc, header, caps).get("anthropic_beta") == expected
 
 
 def test_the_simulators_bedrock_rules_accept_the_sanitised_claude_code_request() -> None:

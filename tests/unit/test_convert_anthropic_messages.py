@@ -15,6 +15,7 @@ from typing import Any
 import anthropic
 import pytest
 
+from shared.capabilities import capabilities_for
 from shared.chat import parse_chat_request
 from shared.convert.anthropic_messages import anthropic_to_openai_chat, openai_chat_to_anthropic
 from shared.convert.azure_openai import openai_to_azure_chat
@@ -269,9 +270,9 @@ def test_claude_code_request_is_accepted_by_the_chat_route_and_both_converters()
         == 'setup.py\nsrc/app/__init__.py\nsrc/app/main.py\n{"type":"tool_reference","tool_name":"Read"}'
     )
     assert parse_chat_request(out).include_usage
-    azure = openai_to_azure_chat(out, reasoning_model=True)
+    azure = openai_to_azure_chat(out, caps=capabilities_for("gpt-5", "openai"))
     assert azure["max_completion_tokens"] == 32000 and "temperature" not in azure
-    gemini = openai_to_gemini(out, default_max_tokens=None)
+    gemini = openai_to_gemini(out, default_max_tokens=None, caps=capabilities_for("gemini-2.5-pro", "gemini"))
     assert [c["role"] for c in gemini["contents"]] == ["user", "model", "user", "model", "user"]
 
 

@@ -5,15 +5,17 @@ import json
 
 import pytest
 
-from shared.convert.azure_openai import AzurePassthroughStream, is_reasoning_model, openai_to_azure_chat
+from shared.capabilities import capabilities_for
+from shared.convert.azure_openai import AzurePassthroughStream, openai_to_azure_chat
 from shared.errors import UpstreamProtocolError, UpstreamTimeout
 from shared.sse import DONE, SSEDecoder
 from tests.unit.feeding import FEED_MODES, feed_relay, fixture_bytes, slices
 
 
-def convert(body, reasoning_model):
+def convert(body, reasoning_model, api_version="preview"):
     before = copy.deepcopy(body)
-    out = openai_to_azure_chat(body, reasoning_model=reasoning_model)
+    caps = capabilities_for("gpt-5" if reasoning_model else "gpt-4o", "openai", api_version=api_version)
+    out = openai_to_azure_chat(body, caps=caps)
     assert body == before, "the converter mutated its input"
     return out
 
@@ -42,7 +44,7 @@ def convert(body, reasoning_model):
     ],
 )
 def test_is_reasoning_model(name, expected):
-    assert is_reasoning_model(name) is expected
+    assert capabilities_for(name, "openai").reasoning is expected
 
 
 def test_plain_body_is_forwarded_with_model_and_everything_else():

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from shared.capabilities import capabilities_for
 from shared.convert.claude_converse import (
     EMPTY_TOOL_RESULT,
     ClaudeConverseStream,
@@ -36,10 +37,12 @@ from tests.unit.test_convert_claude_invoke import (
 
 CONVERSE_KEYS = {"messages", "system", "inferenceConfig", "toolConfig", "additionalModelRequestFields"}
 
+CLAUDE_4 = capabilities_for("anthropic--claude-4-sonnet", "claude")
+
 
 def convert(body: dict[str, Any], default_max_tokens: int = 4096) -> dict[str, Any]:
     before = copy.deepcopy(body)
-    out = openai_to_claude_converse(body, default_max_tokens=default_max_tokens)
+    out = openai_to_claude_converse(body, default_max_tokens=default_max_tokens, caps=CLAUDE_4)
     assert body == before, "the converter mutated its input"
     assert set(out) <= CONVERSE_KEYS
     assert not any(isinstance(d, dict) and "cache_control" in d for d in walk(out)), "Converse answers 400 {}"

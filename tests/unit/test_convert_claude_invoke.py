@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from shared.capabilities import capabilities_for
 from shared.convert.claude_invoke import (
     ClaudeInvokeStream,
     claude_invoke_to_openai,
@@ -41,6 +42,8 @@ PNG = (
     "data:image/png;base64,"
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
 )
+
+CLAUDE_4 = capabilities_for("anthropic--claude-4-sonnet", "claude")
 
 
 # ---------------------------------------------------------------- stream harness (shared)
@@ -118,7 +121,7 @@ def walk(doc: Any) -> Any:
 
 def convert(body: dict[str, Any], default_max_tokens: int = 4096) -> dict[str, Any]:
     before = copy.deepcopy(body)
-    out = openai_to_claude_invoke(body, default_max_tokens=default_max_tokens)
+    out = openai_to_claude_invoke(body, default_max_tokens=default_max_tokens, caps=CLAUDE_4)
     assert body == before, "the converter mutated its input"
     assert set(out) <= INVOKE_KEYS and "model" not in out and "stream" not in out
     return out
@@ -464,7 +467,7 @@ def test_empty_turns_vanish_and_same_role_neighbours_merge() -> None:
 @pytest.mark.parametrize("body", [[], {"messages": 5}, {"messages": {"role": "user"}}, {"messages": ["hi"]}])
 def test_body_and_messages_must_have_the_right_shape(body: Any) -> None:
     with pytest.raises(InvalidRequest):
-        openai_to_claude_invoke(body, default_max_tokens=1)
+        openai_to_claude_invoke(body, default_max_tokens=1, caps=CLAUDE_4)
 
 
 def test_thinking_is_dropped_for_a_prefill() -> None:

@@ -5,6 +5,8 @@ import json
 
 import pytest
 
+from shared.capabilities import capabilities_for
+from shared.convert.common import call_id_with_signature
 from shared.convert.gemini import (
     GeminiStream,
     finish_reason,
@@ -31,6 +33,8 @@ _GEN = {
     "responseMimeType", "responseSchema", "thinkingConfig",
 }  # fmt: skip
 _PART_KINDS = {"text", "inlineData", "functionCall", "functionResponse"}
+
+GEMINI_25 = capabilities_for("gemini-2.5-pro", "gemini")
 
 
 def _keys(doc, allowed, where):
@@ -99,7 +103,7 @@ def assert_vertex_shape(body):
 def convert(body, default_max_tokens=None):
     """Convert, checking the invariants every conversion must keep."""
     before = copy.deepcopy(body)
-    out = openai_to_gemini(body, default_max_tokens=default_max_tokens)
+    out = openai_to_gemini(body, default_max_tokens=default_max_tokens, caps=GEMINI_25)
     assert body == before, "the converter mutated its input"
     assert_vertex_shape(out)
     json.dumps(out)  # plain JSON only
@@ -876,7 +880,8 @@ def test_function_call_stream(mode):
         "calls": [
             {
                 "index": 0,
-                "id": f"call_{CID}_0",
+                # The first call's thoughtSignature rides in its id (the second call has none).
+                "id": call_id_with_signature(f"call_{CID}_0", "CiQB0e2Kb3Jk"),
                 "type": "function",
                 "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'},
             },
