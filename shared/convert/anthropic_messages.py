@@ -95,14 +95,19 @@ def check_stop_sequences(body: dict[str, Any]) -> list[str]:
     return list(stop)
 
 
-def client_tools(body: dict[str, Any]) -> list[dict[str, Any]]:
+def client_tools(body: dict[str, Any], adjustments: Adjustments | None = None) -> list[dict[str, Any]]:
     """The client's own tools; typed ones (``web_search_20250305`` ...) run on Anthropic's servers: left out."""
     tools = body.get("tools")
     if tools is None:
         return []
     if not isinstance(tools, list) or not all(isinstance(t, dict) for t in tools):
         raise InvalidRequest("tools: must be a list of tool objects", param="tools")
-    own = [(i, t) for i, t in enumerate(tools) if t.get("type") in (None, "custom")]
+    own = []
+    for i, tool in enumerate(tools):
+        if tool.get("type") in (None, "custom"):
+            own.append((i, tool))
+        else:
+            dropped(adjustments, "tools", f"tools[{i}]: server tool {tool.get('type')} runs only on Anthropic's side")
     for i, tool in own:
         if not isinstance(tool.get("name"), str) or not tool["name"]:
             raise InvalidRequest(f"tools[{i}].name: must be a non-empty string", param=f"tools[{i}].name")
@@ -156,7 +161,7 @@ def anthropic_to_openai_chat(body: dict[str, Any], adjustments: Adjustments | No
     if stop := check_stop_sequences(body):
         out["stop"] = stop
     out |= {key: body[key] for key in ("temperature", "top_p") if body.get(key) is not None}
-    _tools(body, out)
+    _tools(body, out, adjustments)
     intent = read_thinking(body.get("thinking"))
     config = body.get("output_config")
     if config is not None and not isinstance(config, dict):
@@ -251,9 +256,9 @@ def _assistant(blocks: list[dict[str, Any]], where: str) -> list[dict[str, Any]]
     return [{**message, "tool_calls": calls} if calls else message] if message["content"] or calls else []
 
 
-def _tools(body: dict[str, Any], out: dict[str, Any]) -> None:
+def _tools(body: dict[str, Any], out: dict[str, Any], adjustments: Adjustments | None) -> None:
     """Function tools, ``tool_choice`` and ``parallel_tool_calls``; server tools have no equivalent here."""
-    tools = client_tools(body)
+    tools = client_tools(body, adjustments)
     choice = tool_choice(body, tools)
     if not tools:
         return

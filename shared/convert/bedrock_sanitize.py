@@ -143,15 +143,14 @@ def _tools(body: dict[str, Any], adjustments: Adjustments | None) -> tuple[list[
     Server tools are dropped (Anthropic runs them; Bedrock cannot), and with them a
     ``tool_choice`` naming one; a choice among no tools means nothing, and is refused.
     """
-    for tool in body.get("tools") or ():
-        if isinstance(tool, dict) and tool.get("type") not in (None, "custom"):
-            dropped(adjustments, "tools", f"server tool {tool.get('type')} cannot run on Bedrock")
     tools = []
-    for tool in client_tools(body):
+    for tool in client_tools(body, adjustments):
         spec: dict[str, Any] = {"name": tool["name"]}
         if isinstance(tool.get("description"), str) and tool["description"]:
             spec["description"] = tool["description"]
-        spec["input_schema"] = tool["input_schema"]
+        schema = tool["input_schema"]
+        # Anthropic wants an object schema; Claude Code's DeferredToolPlaceholder sends {}.
+        spec["input_schema"] = schema if "type" in schema else {"type": "object", **schema}
         if "cache_control" in tool:
             spec["cache_control"] = tool["cache_control"]
         tools.append(spec)
