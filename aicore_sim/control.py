@@ -60,7 +60,8 @@ class Control:
             if "tail" in q:
                 entries = [e for e in sim.journal.entries if dep is None or e["deployment"] == dep]
                 tail = entries[-self._int(q, "tail", 10) :]
-                return 200, {"entries": tail, "next": tail[-1]["seq"] if tail else sim.journal.seq}
+                entries = [sim.journal.public(e) for e in tail]  # the same entry shape as ?since=
+                return 200, {"entries": entries, "next": tail[-1]["seq"] if tail else sim.journal.seq}
             return 200, sim.journal.query(self._int(q, "since", 0), self._int(q, "limit", 1000), dep)
         if name == "reset" and method == "POST":
             body = self._body(req) or {}

@@ -105,6 +105,12 @@ class Request:
 
     def __init__(self, method: str, url: bytes, headers: dict[str, str], body: bytes, keep_alive: bool):
         self.method = method
+        if url[:1] != b"/" and b"://" in url[:8]:
+            # Absolute form ("GET http://host:port/path"), as an HTTP forward proxy may pass it
+            # on: "a server MUST accept the absolute-form in requests" (RFC 9112, section 3.2.2).
+            authority, _, rest = url.partition(b"://")[2].partition(b"/")
+            url = b"/" + rest
+            headers.setdefault("host", authority.decode("latin-1"))
         path, _, query = url.partition(b"?")
         self.path = path.decode("latin-1")
         if "%" in self.path:
