@@ -27,7 +27,7 @@ _DEPLOYMENT_KEYS = frozenset(
 )
 _SUBACCOUNT_KEYS = frozenset(("name", "clientid", "clientsecret", "identityzoneid", "resource_group", "deployments"))
 # Optional sub-account keys: the service key's credential type ("secret" or "x509"; SAP's
-# create-a-service-key-7323ff4.md) and the listing-only deployments (aicore_sim/extras.py).
+# create-a-service-key-7323ff4.md) and the listing-only deployments (aicore_sim/inventory.py).
 _SUBACCOUNT_OPTIONAL_KEYS = frozenset(("credential_type", "listing_extras"))
 CREDENTIAL_TYPES = ("secret", "x509")
 
@@ -103,7 +103,7 @@ class SubAccount:
     resource_group: str
     deployments: list[Deployment]
     credential_type: str = "secret"
-    listing_extras: list[dict[str, Any]] | None = None  # None: the built-in set (aicore_sim/extras.py)
+    listing_extras: list[dict[str, Any]] | None = None  # None: the built-in set (aicore_sim/inventory.py)
 
 
 @dataclass(slots=True)
