@@ -18,9 +18,11 @@ from aicore_sim.control import Control
 from aicore_sim.delivery import deliver
 from aicore_sim.families import HANDLERS, Call, Outcome, route
 from aicore_sim.faults import Fault, FaultBook, default_error_body
+from aicore_sim.inventory import inventory
 from aicore_sim.listing import LISTING_PREFIX, list_deployments
-from aicore_sim.server import LAST_CHUNK, Connection, Request, encode_chunk
+from aicore_sim.server import LAST_CHUNK, Connection, Request, accepts_gzip, encode_chunk
 from aicore_sim.state import Journal, Profile, Settings, Stats, TokenStore
+from aicore_sim.tls import TlsSetup
 from aicore_sim.topology import Deployment, Topology
 from aicore_sim.xsuaa import credentials, issue_token
 
@@ -88,6 +90,9 @@ class Simulator:
         self.connections: set[Connection] = set()
         self.started = time.time()
         self.control = Control(self)
+        self.inventory = inventory(topology)  # what the deployment listing shows (ValueError if malformed)
+        self.tls: TlsSetup | None = None  # the HTTPS listener's authority and X.509 credentials
+        self.http_port: int | None = None  # bound port of the plain listener (set by the CLI)
 
     def reset(self, settings: bool = False) -> None:
         """Clear journal, counters and faults (issued tokens stay valid)."""
@@ -101,6 +106,11 @@ class Simulator:
 
     def __call__(self, req: Request, conn: Connection) -> Any:
         path = req.path
+        # Any hop in front of SAP AI Core may gzip a response the client said it accepts
+        # (RFC 9110 section 12.5.3); the "gzip" setting plays that hop. Off: one attribute test.
+        if self.settings.gzip:
+            req.gzip = not path.startswith("/__sim/") and accepts_gzip(req.headers.get("accept-encoding"))
+        conn.gzip = req.gzip
         if path.startswith("/__sim/"):
             return self.control.handle(req, conn)
         self.stats.requests_total += 1
@@ -130,6 +140,8 @@ class Simulator:
                     "json": req.json(),
                     "deployment": dep_id,
                     "status": status,
+                    "accept_encoding": req.headers.get("accept-encoding"),
+                    "content_encoding": "gzip" if req.gzip else None,
                 },
                 len(req.body),
             )
@@ -169,7 +181,7 @@ class Simulator:
                 return deliver(self, req, conn, dep, out, pairs, prof, None)
             self.send(req, conn, dep.id, out, pairs)
             return None
-        if prof.ttft_ms or prof.chunk_gap_ms:
+        if prof.ttft_ms or prof.chunk_gap_ms or conn.gzip:
             return deliver(self, req, conn, dep, out, pairs, prof, None)
         self.record(req, dep.id, 200)
         self.stats.streams_started += 1

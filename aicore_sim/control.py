@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from aicore_sim import __version__
-from aicore_sim.topology import proxy_config
+from aicore_sim.config import build_config
 
 if TYPE_CHECKING:
     from aicore_sim.app import Simulator
@@ -29,7 +29,7 @@ class Control:
 
     def handle(self, req: Request, conn: Connection) -> None:
         try:
-            status, payload = self._route(req)
+            status, payload = self._route(req, conn)
         except ValueError as exc:
             status, payload = 400, {"error": str(exc)}
         conn.send(status, orjson.dumps(payload))
@@ -48,7 +48,7 @@ class Control:
         except ValueError:
             raise ValueError(f"{key} must be an integer") from None
 
-    def _route(self, req: Request) -> tuple[int, Any]:
+    def _route(self, req: Request, conn: Connection) -> tuple[int, Any]:
         sim = self.sim
         name = req.path[len("/__sim/") :].strip("/")
         method = req.method
@@ -60,7 +60,8 @@ class Control:
             if "tail" in q:
                 entries = [e for e in sim.journal.entries if dep is None or e["deployment"] == dep]
                 tail = entries[-self._int(q, "tail", 10) :]
-                return 200, {"entries": tail, "next": tail[-1]["seq"] if tail else sim.journal.seq}
+                entries = [sim.journal.public(e) for e in tail]  # the same entry shape as ?since=
+                return 200, {"entries": entries, "next": tail[-1]["seq"] if tail else sim.journal.seq}
             return 200, sim.journal.query(self._int(q, "since", 0), self._int(q, "limit", 1000), dep)
         if name == "reset" and method == "POST":
             body = self._body(req) or {}
@@ -89,7 +90,23 @@ class Control:
             return 200, sim.topology.raw
         if name == "config" and method == "GET":
             host, _, port = req.headers.get("host", "127.0.0.1:8900").rpartition(":")
-            return 200, proxy_config(sim.topology, host.strip("[]") or "127.0.0.1", int(port or 80))
+            http_port = sim.http_port if conn.tls and sim.http_port else int(port or 80)
+            q = req.query
+            tls = q.get("tls", "false").lower() in ("1", "true", "yes")
+            names = q.get("names", "backend")
+            return 200, build_config(
+                sim.topology, host.strip("[]") or "127.0.0.1", http_port, names=names, tls=tls, tls_setup=sim.tls
+            )
+        if name == "tls" and method == "GET":
+            if sim.tls is None or not sim.tls.port:
+                return 404, {"error": "no HTTPS listener (start the simulator with --tls-port)"}
+            return 200, {
+                "port": sim.tls.port,
+                "ca_file": str(sim.tls.authority.ca_file),
+                "ca_certificate": sim.tls.authority.ca_pem,
+                "directory": str(sim.tls.authority.directory),
+                "x509_subaccounts": sorted(sim.tls.credentials),
+            }
         if name == "faults":
             if method == "POST":
                 added = sim.faults.add(self._body(req), sim.topology.deployments)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from aicore_sim.cache import Pairs, apply
 from aicore_sim.families.base import Outcome
 from aicore_sim.faults import Fault
-from aicore_sim.server import LAST_CHUNK, Connection, Request, encode_chunk
+from aicore_sim.server import Connection, Request
 from aicore_sim.state import Profile
 from aicore_sim.topology import Deployment
 
@@ -42,6 +42,7 @@ async def deliver(
         first = fault.delay_first_chunk_ms if fault else 0.0
         sim.record(req, dep.id, out.status)
         if first:
+            body = conn.coded(body)
             conn.send_head(out.status, len(body), out.content_type, out.headers)
             await asyncio.sleep(first / 1000)
             conn.write(body)
@@ -71,6 +72,7 @@ async def _stream(
     cut = fault.cut_after_chunks if fault else None
     bad_at = fault.malformed_after_chunks if fault else None
     gap = prof.chunk_gap_ms / 1000
+    chunk = conn.chunk  # gzip-codes each frame when the response is compressed
     result = "aborted"
     try:
         delay = prof.ttft_ms + (fault.delay_first_chunk_ms if fault else 0.0)
@@ -84,7 +86,7 @@ async def _stream(
             if n == cut:
                 break
             if n == bad_at:
-                buf.append(encode_chunk(out.garbage))
+                buf.append(chunk(out.garbage))
                 if fault is not None and fault.malformed_then == "stop":
                     break
             if paced[n] and seen_content and gap:
@@ -95,15 +97,15 @@ async def _stream(
                 if conn.closed:
                     return
             seen_content = seen_content or paced[n]
-            buf.append(encode_chunk(frame))
+            buf.append(chunk(frame))
         if bad_at == len(frames):
-            buf.append(encode_chunk(out.garbage))
+            buf.append(chunk(out.garbage))
         if cut is not None and cut <= len(frames):
             conn.write(b"".join(buf))
             conn.close()
             result = "cut"
             return
-        buf.append(LAST_CHUNK)
+        buf.append(conn.last_chunk())
         conn.write(b"".join(buf))
         result = "aborted" if conn.closed else "completed"
     except asyncio.CancelledError:

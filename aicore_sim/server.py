@@ -4,6 +4,10 @@ No web framework: the simulator must never be the bottleneck of a load test, so 
 hot path is one parser callback chain and one ``transport.write`` per response.
 Requests on a keep-alive connection are handled strictly in order; while a slow
 (delayed or streaming) response is in flight, later pipelined requests wait in a queue.
+
+Responses can be gzip-compressed (``Connection.gzip``, set per request by the handler):
+whole bodies at once, streams frame by frame with a sync flush after each frame so the
+client can decode every frame as soon as it arrives.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
+import zlib
 from collections import deque
 from collections.abc import Awaitable, Callable
 from http import HTTPStatus
@@ -20,11 +25,54 @@ from urllib.parse import parse_qsl, unquote
 import httptools
 import orjson
 
-__all__ = ["JSON", "LAST_CHUNK", "Connection", "Handler", "Request", "encode_chunk", "reason_line"]
+__all__ = [
+    "JSON",
+    "LAST_CHUNK",
+    "Connection",
+    "Handler",
+    "Request",
+    "accepts_gzip",
+    "encode_chunk",
+    "reason_line",
+]
 
 JSON = b"application/json"
 LAST_CHUNK = b"0\r\n\r\n"
 _STATUS: dict[int, bytes] = {}
+_GZIP_HEADERS = b"content-encoding: gzip\r\nvary: accept-encoding\r\n"
+
+
+def accepts_gzip(accept_encoding: str | None) -> bool:
+    """Whether an ``Accept-Encoding`` value allows a gzip-coded response.
+
+    RFC 9110 section 12.5.3: codings are listed with optional ``;q=`` weights; ``q=0`` means
+    "not acceptable"; ``x-gzip`` is an alias of ``gzip``; ``*`` matches any coding not listed.
+    No header (or an empty one) means the client asked for no coding: we send identity.
+    """
+    if not accept_encoding:
+        return False
+    star: bool | None = None
+    for item in accept_encoding.split(","):
+        coding, _, params = item.partition(";")
+        coding = coding.strip().lower()
+        weight = 1.0
+        for param in params.split(";"):
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    weight = float(value)
+                except ValueError:
+                    weight = 0.0
+        if coding in ("gzip", "x-gzip"):
+            return weight > 0
+        if coding == "*":
+            star = weight > 0
+    return bool(star)
+
+
+def _gzip_stream() -> Any:
+    # wbits 16 + 15: a gzip header and trailer around the deflate data (zlib documentation).
+    return zlib.compressobj(6, zlib.DEFLATED, 31)
 
 
 def reason_line(status: int) -> bytes:
@@ -42,10 +90,27 @@ def reason_line(status: int) -> bytes:
 class Request:
     """One parsed HTTP request. Headers are a dict of lower-cased names."""
 
-    __slots__ = ("method", "path", "query_string", "headers", "body", "keep_alive", "_json", "json_ok", "_query")
+    __slots__ = (
+        "method",
+        "path",
+        "query_string",
+        "headers",
+        "body",
+        "keep_alive",
+        "gzip",
+        "_json",
+        "json_ok",
+        "_query",
+    )
 
     def __init__(self, method: str, url: bytes, headers: dict[str, str], body: bytes, keep_alive: bool):
         self.method = method
+        if url[:1] != b"/" and b"://" in url[:8]:
+            # Absolute form ("GET http://host:port/path"), as an HTTP forward proxy may pass it
+            # on: "a server MUST accept the absolute-form in requests" (RFC 9112, section 3.2.2).
+            authority, _, rest = url.partition(b"://")[2].partition(b"/")
+            url = b"/" + rest
+            headers.setdefault("host", authority.decode("latin-1"))
         path, _, query = url.partition(b"?")
         self.path = path.decode("latin-1")
         if "%" in self.path:
@@ -54,6 +119,7 @@ class Request:
         self.headers = headers
         self.body = body
         self.keep_alive = keep_alive
+        self.gzip = False  # the response is gzip-coded (set by the handler, read by the journal)
         self._json: Any = None
         self.json_ok: bool | None = None
         self._query: dict[str, str] | None = None
@@ -79,11 +145,18 @@ Handler = Callable[[Request, "Connection"], Awaitable[None] | None]
 
 
 class Connection(asyncio.Protocol):
-    """One client connection: parses requests and writes responses (plain or chunked)."""
+    """One client connection: parses requests and writes responses (plain or chunked).
 
-    def __init__(self, handler: Handler, registry: set[Connection]) -> None:
+    ``gzip`` tells whether the response being written is gzip-coded; the handler sets it
+    for every request before answering. ``tls`` marks connections of the HTTPS listener.
+    """
+
+    def __init__(self, handler: Handler, registry: set[Connection], tls: bool = False) -> None:
         self.handler = handler
         self.registry = registry
+        self.tls = tls
+        self.gzip = False
+        self._zstream: Any = None
         self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpRequestParser(self)
         self.url = b""
@@ -206,6 +279,8 @@ class Connection(asyncio.Protocol):
     # -- writing ----------------------------------------------------------------------
     def _head(self, status: int, content_type: bytes, extra: bytes, length: int | None) -> bytes:
         conn = b"" if self.keep_alive else b"connection: close\r\n"
+        if self.gzip:
+            conn += _GZIP_HEADERS
         if length is None:
             framing = b"transfer-encoding: chunked\r\ncache-control: no-cache\r\n"
         else:
@@ -218,22 +293,61 @@ class Connection(asyncio.Protocol):
             extra,
         )
 
+    def coded(self, body: bytes) -> bytes:
+        """A whole response body in the response's content coding."""
+        if not self.gzip:
+            return body
+        z = _gzip_stream()
+        return z.compress(body) + z.flush()
+
     def send(self, status: int, body: bytes, content_type: bytes = JSON, extra: bytes = b"") -> None:
         """A complete response with Content-Length. ``extra`` holds ready header lines."""
         if self.transport is not None and not self.closed:
+            if self.gzip:
+                body = self.coded(body)
             self.transport.write(self._head(status, content_type, extra, len(body)) + body)
 
     def send_head(self, status: int, length: int, content_type: bytes = JSON, extra: bytes = b"") -> None:
-        """Only the head of a Content-Length response (the body follows via ``write``)."""
+        """Only the head of a Content-Length response (the body, already ``coded``, follows via ``write``)."""
         self.write(self._head(status, content_type, extra, length))
 
     def start_stream(self, status: int, content_type: bytes, extra: bytes = b"", first: bytes = b"") -> None:
-        """The head of a chunked response, optionally with already-encoded chunks."""
+        """The head of a chunked response, optionally with already-encoded chunks (identity coding only).
+
+        With gzip, the frames must then go through :meth:`chunk` and end with :meth:`last_chunk`.
+        """
+        self._zstream = _gzip_stream() if self.gzip else None
         self.write(self._head(status, content_type, extra, None) + first)
+
+    def chunk(self, frame: bytes) -> bytes:
+        """One stream frame as a chunk, gzip-coded and sync-flushed when the stream is compressed.
+
+        The sync flush ends each frame on a byte boundary, so a client's decoder yields the
+        whole frame from this chunk alone: the stream stays incremental.
+        """
+        z = self._zstream
+        if z is None:
+            return encode_chunk(frame)
+        return encode_chunk(z.compress(frame) + z.flush(zlib.Z_SYNC_FLUSH))
+
+    def last_chunk(self) -> bytes:
+        """The end of a chunked body (with the gzip trailer first when compressed)."""
+        z, self._zstream = self._zstream, None
+        if z is None:
+            return LAST_CHUNK
+        return encode_chunk(z.flush()) + LAST_CHUNK
 
     def write(self, data: bytes) -> None:
         if self.transport is not None and not self.closed and data:
             self.transport.write(data)
+
+    def peer_certificate(self) -> bytes | None:
+        """The client certificate (DER) presented in the TLS handshake, None without TLS or certificate."""
+        if not self.tls or self.transport is None:
+            return None
+        ssl_object = self.transport.get_extra_info("ssl_object")
+        der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
+        return der or None
 
     def close(self) -> None:
         """Close after flushing what was written (mid-stream: no terminating chunk)."""

@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl
 
 from aicore_sim.topology import LATENCY_KEYS, Deployment
 
-__all__ = ["Journal", "Profile", "Settings", "Stats", "TokenStore"]
+__all__ = ["LISTING_SPELLINGS", "Journal", "Profile", "Settings", "Stats", "TokenStore"]
 
 
 class TokenStore:
@@ -149,10 +149,60 @@ def _check_latency(key: str, value: Any) -> Any:
     return int(value) if key == "chunks" else float(value)
 
 
-class Settings:
-    """Runtime-changeable latency profile, per-deployment overrides, journaling and token TTL."""
+LISTING_SPELLINGS = ("both", "camel", "snake")
 
-    def __init__(self, ttft_ms: float, chunk_gap_ms: float, chunks: int, latency_ms: float, token_ttl: float):
+
+def _check_bool(key: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"{key} must be true or false")
+    return value
+
+
+def _check_spelling(key: str, value: Any) -> str:
+    if value not in LISTING_SPELLINGS:
+        raise ValueError(f"{key} must be one of {', '.join(LISTING_SPELLINGS)}")
+    return str(value)
+
+
+def _check_page_size(key: str, value: Any) -> int | None:
+    if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+        raise ValueError(f"{key} must be a positive integer or null")
+    return value
+
+
+# Switches of the wire behaviour (not of latency): name -> validator. Each is an attribute
+# of Settings, changeable at run time and restored by ``POST /__sim/reset {"settings": true}``.
+_SWITCHES = {
+    "gzip": _check_bool,
+    "listing_spelling": _check_spelling,
+    "listing_page_size": _check_page_size,
+    "listing_extras": _check_bool,
+}
+
+
+class Settings:
+    """Runtime-changeable latency profile, per-deployment overrides, journaling, token TTL and switches.
+
+    The switches: ``gzip`` (compress responses for clients that accept it), ``listing_spelling``
+    (which spelling of ``backendDetails`` the deployment listing uses), ``listing_page_size``
+    (the most resources one listing page holds, None: the specification's limits) and
+    ``listing_extras`` (the listing also shows non-running, foreign-family and orchestration
+    deployments).
+    """
+
+    def __init__(
+        self,
+        ttft_ms: float,
+        chunk_gap_ms: float,
+        chunks: int,
+        latency_ms: float,
+        token_ttl: float,
+        *,
+        gzip: bool = False,
+        listing_spelling: str = "both",
+        listing_page_size: int | None = None,
+        listing_extras: bool = False,
+    ):
         self.base: dict[str, Any] = {
             "ttft_ms": float(ttft_ms),
             "chunk_gap_ms": float(chunk_gap_ms),
@@ -160,9 +210,16 @@ class Settings:
             "latency_ms": float(latency_ms),
         }
         self.token_ttl = float(token_ttl)
+        self.gzip = _check_bool("gzip", gzip)
+        self.listing_spelling = _check_spelling("listing_spelling", listing_spelling)
+        self.listing_page_size = _check_page_size("listing_page_size", listing_page_size)
+        self.listing_extras = _check_bool("listing_extras", listing_extras)
         self.overrides: dict[str, dict[str, Any]] = {}
         self._cache: dict[str, Profile] = {}
-        self._initial = (dict(self.base), self.token_ttl)
+        self._initial = (dict(self.base), self.token_ttl, self.switches())
+
+    def switches(self) -> dict[str, Any]:
+        return {key: getattr(self, key) for key in _SWITCHES}
 
     def profile(self, dep: Deployment) -> Profile:
         prof = self._cache.get(dep.id)
@@ -173,7 +230,9 @@ class Settings:
         return prof
 
     def restore(self) -> None:
-        base, self.token_ttl = self._initial
+        base, self.token_ttl, switches = self._initial
+        for key, value in switches.items():
+            setattr(self, key, value)
         self.base = dict(base)
         self.overrides.clear()
         self._cache.clear()
@@ -184,8 +243,11 @@ class Settings:
         staged = dict(self.base)
         overrides = {k: dict(v) for k, v in self.overrides.items()}
         ttl = self.token_ttl
+        switches = self.switches()
         for key, value in payload.items():
-            if key in LATENCY_KEYS:
+            if key in _SWITCHES:
+                switches[key] = _SWITCHES[key](key, value)
+            elif key in LATENCY_KEYS:
                 staged[key] = _check_latency(key, value)
             elif key == "journal":
                 if not isinstance(value, bool):
@@ -215,8 +277,10 @@ class Settings:
             else:
                 raise ValueError(f"unknown setting {key}")
         self.base, self.overrides, self.token_ttl = staged, overrides, ttl
+        for key, value in switches.items():
+            setattr(self, key, value)
         self._cache.clear()
         return journal
 
     def snapshot(self) -> dict[str, Any]:
-        return {**self.base, "token_ttl": self.token_ttl, "overrides": self.overrides}
+        return {**self.base, "token_ttl": self.token_ttl, **self.switches(), "overrides": self.overrides}

@@ -26,6 +26,10 @@ _DEPLOYMENT_KEYS = frozenset(
     ("id", "model", "family", "kind", "python_literals", "gemini_stream_format", "claude_api", *LATENCY_KEYS)
 )
 _SUBACCOUNT_KEYS = frozenset(("name", "clientid", "clientsecret", "identityzoneid", "resource_group", "deployments"))
+# Optional sub-account keys: the service key's credential type ("secret" or "x509"; SAP's
+# create-a-service-key-7323ff4.md) and the listing-only deployments (aicore_sim/inventory.py).
+_SUBACCOUNT_OPTIONAL_KEYS = frozenset(("credential_type", "listing_extras"))
+CREDENTIAL_TYPES = ("secret", "x509")
 
 
 def _dep(dep_id: str, model: str, family: str, kind: str = "chat", **extra: Any) -> dict[str, Any]:
@@ -98,6 +102,8 @@ class SubAccount:
     identityzoneid: str
     resource_group: str
     deployments: list[Deployment]
+    credential_type: str = "secret"
+    listing_extras: list[dict[str, Any]] | None = None  # None: the built-in set (aicore_sim/inventory.py)
 
 
 @dataclass(slots=True)
@@ -124,19 +130,26 @@ def load_topology(raw: dict[str, Any] | None = None) -> Topology:
     by_client: dict[str, SubAccount] = {}
     for sa in raw["subaccounts"]:
         _require(isinstance(sa, dict), "a sub-account must be an object")
-        unknown = set(sa) - _SUBACCOUNT_KEYS
+        unknown = set(sa) - _SUBACCOUNT_KEYS - _SUBACCOUNT_OPTIONAL_KEYS
         _require(not unknown, f"unknown sub-account keys {sorted(unknown)}")
-        for key in ("name", "clientid", "clientsecret"):
+        credential_type = sa.get("credential_type", "secret")
+        _require(credential_type in CREDENTIAL_TYPES, f"credential_type must be one of {CREDENTIAL_TYPES}")
+        needed = ("name", "clientid") if credential_type == "x509" else ("name", "clientid", "clientsecret")
+        for key in needed:
             _require(isinstance(sa.get(key), str) and sa[key], f"sub-account needs '{key}'")
+        extras = sa.get("listing_extras")
+        _require(extras is None or isinstance(extras, list), "listing_extras must be a list")
         _require(sa["name"] not in subs, f"duplicate sub-account {sa['name']}")
         _require(sa["clientid"] not in by_client, f"duplicate clientid {sa['clientid']}")
         sub = SubAccount(
             name=sa["name"],
             clientid=sa["clientid"],
-            clientsecret=sa["clientsecret"],
+            clientsecret=sa["clientsecret"] if credential_type == "secret" else "",
             identityzoneid=str(sa.get("identityzoneid") or sa["name"]),
             resource_group=str(sa.get("resource_group") or "default"),
             deployments=[],
+            credential_type=credential_type,
+            listing_extras=extras,
         )
         for d in sa.get("deployments") or []:
             _require(isinstance(d, dict), "a deployment must be an object")

@@ -1,4 +1,15 @@
-"""The fake XSUAA token endpoint (OAuth2 client credentials, HTTP Basic client auth)."""
+"""The fake XSUAA token endpoint (OAuth2 client credentials: HTTP Basic client auth, or X.509).
+
+Client-secret sub-accounts authenticate with ``clientid:clientsecret`` (HTTP Basic, or the
+form fields SAP's curl example sends: use-a-service-key-3a97465.md). X.509 sub-accounts
+send only ``client_id`` in the form body and present their certificate in the TLS
+handshake on the HTTPS listener (``certurl``): SAP-docs/sap-artificial-intelligence,
+docs/sap-ai-core/use-a-service-key-3a97465.md (``curl --cert <cert.pem> --key <key.pem>
+-XPOST <certUrl>/oauth/token -d 'grant_type=client_credentials&client_id=<client id>'``) and
+SAP/ai-sdk-python, packages/base/ai_api_client_sdk/helpers/authenticator.py
+(``requests.post(url, data={"grant_type": "client_credentials", "client_id": ...},
+cert=(cert_file, key_file))``).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +22,7 @@ import orjson
 
 from aicore_sim.families.base import Outcome
 from aicore_sim.server import Connection, Request
+from aicore_sim.topology import SubAccount
 
 if TYPE_CHECKING:
     from aicore_sim.app import Simulator
@@ -36,6 +48,20 @@ def credentials(req: Request) -> tuple[str, str] | None:
     return None
 
 
+def _authenticated(sim: Simulator, sub: SubAccount, secret: str, conn: Connection) -> bool:
+    """Secret sub-accounts: the secret matches. X.509 ones: the TLS client certificate is theirs.
+
+    An X.509 credential has no secret, so a request without the sub-account's certificate
+    (plain HTTP, no certificate, or a certificate of the test CA issued to another client)
+    gets the same 401 as bad credentials; a certificate from another CA already fails the
+    TLS handshake (aicore_sim/tls.py).
+    """
+    if sub.credential_type != "x509":
+        return sub.clientsecret == secret
+    tls = sim.tls
+    return tls is not None and tls.subaccount_of(conn.peer_certificate()) == sub.name
+
+
 def issue_token(sim: Simulator, req: Request, conn: Connection) -> None:
     """``POST /oauth/token?grant_type=client_credentials``: 200 with a token, 401 or 400."""
     if req.method != "POST":
@@ -48,7 +74,7 @@ def issue_token(sim: Simulator, req: Request, conn: Connection) -> None:
         if sub is None:  # RFC 6749 asks clients to form-encode id and secret before Basic.
             creds = (unquote_plus(creds[0]), unquote_plus(creds[1]))
             sub = sim.topology.by_clientid.get(creds[0])
-    if sub is None or creds is None or sub.clientsecret != creds[1]:
+    if sub is None or creds is None or not _authenticated(sim, sub, creds[1], conn):
         sim.send(req, conn, None, _BAD_CREDENTIALS)
         return
     grant = req.query.get("grant_type")

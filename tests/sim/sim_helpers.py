@@ -26,9 +26,9 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_sim(*args: str) -> tuple[subprocess.Popen[bytes], str]:
-    """Start a simulator subprocess and wait until ``/__sim/health`` answers."""
-    port = free_port()
+def start_sim(*args: str, port: int | None = None) -> tuple[subprocess.Popen[bytes], str]:
+    """Start a simulator subprocess (on ``port``, else a free one) and wait until ``/__sim/health`` answers."""
+    port = port or free_port()
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     # stderr goes to an unnamed temp file, not a pipe: a full pipe would block the server.
     errors = tempfile.TemporaryFile()

@@ -122,3 +122,22 @@ def test_wrongly_typed_bodies_are_refused_not_crashed(sim: Sim) -> None:
     ]
     for dep, suffix, body in cases:
         assert sim.post(dep, suffix, body).status_code == 400, (dep, body)
+
+
+def test_absolute_form_request_targets_are_accepted(sim: Sim) -> None:
+    """What an HTTP forward proxy may pass on: ``POST http://host:port/path`` (RFC 9112, 3.2.2)."""
+    host, port = sim.base.removeprefix("http://").split(":")
+    body = orjson.dumps(CHAT)
+    headers = sim.headers("da-gpt-4o")
+    lines = [f"POST {sim.base}{sim.url('da-gpt-4o', 'chat/completions')} HTTP/1.1", f"Content-Length: {len(body)}"]
+    lines += [f"{k}: {v}" for k, v in headers.items()] + ["Connection: close"]
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    assert data.startswith(b"HTTP/1.1 200 ")
+    assert orjson.loads(data.partition(b"\r\n\r\n")[2])["choices"][0]["message"]["content"] == "gpt-4o says: hi"
+    entry = sim.journal_last()
+    assert entry["path"] == "/v2/inference/deployments/da-gpt-4o/chat/completions"
+    assert entry["query"] == {"api-version": "2024-12-01-preview"} and entry["headers"]["host"] == f"{host}:{port}"
