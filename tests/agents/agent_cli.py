@@ -36,6 +36,7 @@ __all__ = [
     "codex_env",
     "installed_version",
     "missing_agents",
+    "npm_missing",
     "run_agent",
     "write_codex_config",
 ]
@@ -59,14 +60,19 @@ def installed_version(package: str) -> str:
     return str(json.loads(manifest.read_text())["version"])
 
 
-def missing_agents() -> str | None:
-    """Why the agent tier cannot run here, or None when it can."""
+def npm_missing() -> str | None:
+    """Why Node.js/npm are unusable here, or None. The only reason the agent tier may skip."""
     if shutil.which("npm") is None or shutil.which("node") is None:
         return "Node.js/npm are not installed: `make agents` installs them (apt-get) and the pinned agents"
+    return None
+
+
+def missing_agents() -> str | None:
+    """Why the agents cannot run here (npm, or the pinned packages, absent), or None when they can."""
     absent = [p for p in _BINARIES if not agent_binary(p).exists()]
     if absent:
         return f"{', '.join(absent)} not installed in {AGENTS_DIR}: run `make agents`"
-    return None
+    return npm_missing()
 
 
 def _base_env(home: Path) -> dict[str, str]:
