@@ -180,8 +180,9 @@ def codex_env(home: Path, key: str) -> dict[str, str]:
 def codex_argv(prompt: str) -> list[str]:
     """One non-interactive turn; commands run without approval and without a sandbox.
 
-    Codex's own Linux sandbox (bubblewrap / seccomp) needs user namespaces that a container
-    usually lacks; the test runs in a throw-away directory anyway.
+    Codex's Linux sandbox (bubblewrap) works here but needs user namespaces, which some CI
+    containers lack; the run's directory is thrown away anyway, so the tier does not depend
+    on them.
     """
     return [
         str(agent_binary(CODEX_PACKAGE)),
