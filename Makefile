@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install haproxy chromium run test lint typecheck unit contract rollout bench bench-quick clean
+.PHONY: install haproxy chromium agents run test lint typecheck unit contract agent-tier rollout bench bench-quick clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -48,13 +48,37 @@ chromium:
 	  $(call apt_install,chromium,the offline /docs browser test is skipped (or set CHROMIUM_BIN)); \
 	fi
 
+# The real coding agents for tests/agents: Claude Code and Codex at the versions pinned in
+# tests/agents/package-lock.json, installed with `npm ci` into .cache/agents (git-ignored) and
+# re-installed only when the pins change. Node.js/npm come from apt-get when missing; unlike
+# HAProxy and Chromium this never degrades to a skip: without npm, make stops here.
+AGENTS_DIR := .cache/agents
+AGENTS_STAMP := $(AGENTS_DIR)/.installed-stamp
+
+$(AGENTS_STAMP): tests/agents/package.json tests/agents/package-lock.json
+	@if ! command -v npm >/dev/null 2>&1 || ! command -v node >/dev/null 2>&1; then \
+	  command -v apt-get >/dev/null 2>&1 || { echo "make: Node.js/npm are missing and apt-get is not available: install them"; exit 1; }; \
+	  SUDO=; if [ "$$(id -u)" != 0 ]; then SUDO=sudo; fi; \
+	  PKGS=; command -v node >/dev/null 2>&1 || PKGS=" nodejs"; command -v npm >/dev/null 2>&1 || PKGS="$$PKGS npm"; \
+	  echo "make: installing the Debian packages:$$PKGS (for the agent tier)"; \
+	  $$SUDO apt-get update -q && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$PKGS; \
+	fi
+	mkdir -p $(AGENTS_DIR)
+	cp tests/agents/package.json tests/agents/package-lock.json $(AGENTS_DIR)/
+	cd $(AGENTS_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	$(AGENTS_DIR)/node_modules/.bin/claude --version
+	$(AGENTS_DIR)/node_modules/.bin/codex --version
+	touch $@
+
+agents: $(AGENTS_STAMP)
+
 # `make run` starts FastAPI at 10 % (`make run FASTAPI_WEIGHT=50`); a bare `proxyctl up`
 # restores the share last set instead (.run/rollout.json).
 FASTAPI_WEIGHT ?= 10
 run: install haproxy
 	$(BIN)/proxyctl up --fastapi-weight $(FASTAPI_WEIGHT)
 
-test: install haproxy chromium lint typecheck
+test: install haproxy chromium agents lint typecheck
 	$(BIN)/python -m pytest -q
 
 lint: install
@@ -70,6 +94,10 @@ unit: install
 contract: install chromium
 	$(BIN)/python -m pytest -q tests/contract
 
+# Claude Code and Codex against both stacks on the simulator (docs/testing.md).
+agent-tier: install agents
+	$(BIN)/python -m pytest -q tests/agents
+
 rollout: install haproxy
 	$(BIN)/python -m pytest -q tests/rollout
 
@@ -84,4 +112,4 @@ bench-quick: install haproxy
 	$(BIN)/proxyctl bench --profile $(BENCH_PROFILES) --quick
 
 clean:
-	rm -rf $(VENV) .run .pytest_cache .mypy_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) .run .cache .pytest_cache .mypy_cache .ruff_cache *.egg-info

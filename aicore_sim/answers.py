@@ -21,6 +21,7 @@ __all__ = [
     "Conversation",
     "compute_answer",
     "count_words",
+    "requested_call",
     "schema_args",
     "split_chunks",
     "split_fragments",
@@ -31,6 +32,9 @@ __all__ = [
 # as input characters.
 _BINARY_KEYS = frozenset(("data", "bytes"))
 _WORD_RE = re.compile(r"\s*\S+\s*")
+# How far (in characters, no braces in between) a JSON object may follow a tool's name to
+# count as that call's arguments: "Use the Bash tool with {...}".
+_REQUEST_GAP = 40
 
 
 @dataclass(slots=True)
@@ -141,6 +145,64 @@ def schema_args(schema: Any) -> dict[str, Any]:
     return {str(n): _schema_value(str(n), props.get(n)) for n in names}
 
 
+def requested_call(text: str, tools: list[tuple[str, dict[str, Any]]]) -> tuple[str, dict[str, Any]] | None:
+    """A tool call the user text spells out: a tool's name, then within a few words a JSON object.
+
+    Not a behaviour of any real service but the simulator's test convention (docs/simulator.md,
+    "Tool call"): the schema-derived arguments (``"sim-command"``) are valid JSON but nothing a
+    real agent can execute, so a test that drives a real coding agent through a tool round
+    trip writes the call it wants, e.g. ``Use the Bash tool with {"command": "echo hi"}``.
+    The first such name-and-object pair in the text wins; the object's keys are laid over
+    the schema-derived arguments, so every required property is still present.
+    """
+    names = sorted({name for name, _ in tools if name}, key=len, reverse=True)
+    if not names or "{" not in text:
+        return None
+    name_re = re.compile(r"(?<![\w-])(" + "|".join(map(re.escape, names)) + r")(?![\w-])")
+    reach = _REQUEST_GAP + len(names[0])
+    for brace in re.finditer(r"\{", text):
+        pos = brace.start()
+        # The name nearest before the brace, with no other brace and at most a few words between.
+        window = max(text.rfind("{", 0, pos), text.rfind("}", 0, pos)) + 1
+        last = None
+        for found in name_re.finditer(text, max(window, pos - reach), pos):
+            last = found
+        if last is None or pos - last.end() > _REQUEST_GAP:
+            continue
+        args = _json_object_at(text, pos)
+        if args is not None:
+            schema = next(s for n, s in tools if n == last.group(1))
+            return last.group(1), {**schema_args(schema), **args}
+    return None
+
+
+def _json_object_at(text: str, start: int) -> dict[str, Any] | None:
+    """The JSON object that begins at ``text[start]`` (braces balanced outside strings), else None."""
+    depth, in_string, escaped = 0, False, False
+    for pos in range(start, len(text)):
+        char = text[pos]
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+            if depth == 0:
+                try:
+                    value = orjson.loads(text[start : pos + 1])
+                except orjson.JSONDecodeError:
+                    return None
+                return value if isinstance(value, dict) else None
+    return None
+
+
 def _pick_tool(conv: Conversation) -> tuple[str, dict[str, Any]] | None:
     if not conv.tools or conv.choice == "none":
         return None
@@ -189,9 +251,11 @@ def compute_answer(model: str, conv: Conversation, preamble: bool = False) -> An
         text = "; ".join(f"Tool {name} returned: {result}" for name, result in conv.tool_results)
         text, finish, stop_seq = _limit(text, conv)
     else:
-        tool = _pick_tool(conv)
-        if tool is not None:
-            tool_name, tool_args = tool[0], schema_args(tool[1])
+        forced = conv.choice == "tool" and conv.choice_name
+        requested = None if conv.choice == "none" or forced else requested_call(conv.user_text, conv.tools)
+        tool = _pick_tool(conv) if requested is None else None
+        if requested is not None or tool is not None:
+            tool_name, tool_args = requested if requested is not None else (tool[0], schema_args(tool[1]))
             text, finish = (f"Calling {tool_name}." if preamble else ""), "tool"
         else:
             text = f"{model} says: {conv.user_text}"

@@ -124,6 +124,19 @@ def test_tool_named_in_text_is_called_unless_forbidden(sim: Sim) -> None:
     assert chat(sim, plain).json()["choices"][0]["finish_reason"] == "stop"
 
 
+def test_call_spelled_out_in_text_gets_those_arguments(sim: Sim) -> None:
+    """The agent tier's convention: a tool's name, then a JSON object, is that exact call."""
+    ask = 'Mention of get_weather first. Now call the get_weather tool with {"city": "Walldorf", "days": 3} please'
+    call = chat(sim, {"messages": [user(ask)], "tools": TOOLS}).json()["choices"][0]["message"]["tool_calls"][0]
+    assert call["function"]["name"] == "get_weather"
+    assert orjson.loads(call["function"]["arguments"]) == {**WEATHER_ARGS, "city": "Walldorf", "days": 3}
+    too_far = 'get_weather, and much later, after many more words than a few: {"city": "Walldorf"}'
+    call = chat(sim, {"messages": [user(too_far)], "tools": TOOLS}).json()["choices"][0]["message"]["tool_calls"][0]
+    assert orjson.loads(call["function"]["arguments"]) == WEATHER_ARGS
+    forbidden = {"messages": [user(ask)], "tools": TOOLS, "tool_choice": "none"}
+    assert chat(sim, forbidden).json()["choices"][0]["finish_reason"] == "stop"
+
+
 def test_streamed_tool_call_fragments(sim: Sim) -> None:
     body = {
         "messages": [user("weather?")],

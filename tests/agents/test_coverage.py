@@ -1,0 +1,16 @@
+"""The agent tier covers every chat model the running simulator serves."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.agents.conftest import _collected_topology, chat_models
+from tests.contract.conftest import Sim
+
+pytestmark = pytest.mark.agents
+
+
+def test_every_served_model_is_covered(sim: Sim) -> None:
+    served = chat_models(sim.client.get("/__sim/topology").json())
+    assert served, "the simulator serves no chat model"
+    assert served == chat_models(_collected_topology())
