@@ -47,6 +47,29 @@ class Sim:
         """Journal entries for deployment calls (not token fetches)."""
         return [e for e in self.journal(since) if e.get("deployment")]
 
+    def refusals(self, entries: list[dict[str, Any]]) -> list[str]:
+        """The journaled calls the simulator refused (or dropped), each with its answer.
+
+        The journal keeps requests, not answers, so each refused call is sent again as the
+        proxy sent it to read the simulator's own error text.
+        """
+        out = []
+        for entry in entries:
+            if entry.get("status") is not None and entry["status"] < 400:
+                continue
+            headers = {
+                k: v for k, v in (entry.get("headers") or {}).items() if k in ("authorization", "ai-resource-group")
+            }
+            try:
+                resp = self.client.post(
+                    entry["path"], params=entry.get("query") or {}, headers=headers, json=entry.get("json")
+                )
+                answer = f"{resp.status_code} {resp.text[:600]}"
+            except httpx.HTTPError as exc:
+                answer = f"(sending it again failed: {exc})"
+            out.append(f"{entry['method']} {entry['path']} -> {entry['status']}; the simulator answers {answer}")
+        return out
+
     def stats(self) -> dict[str, Any]:
         return dict(self.client.get("/__sim/stats").json())
 
