@@ -45,7 +45,7 @@ NO_API_URL = (
     "no serviceurls.AI_API_URL in its service key, and no deployment URL of the form "
     "{AI_API_URL}/v2/inference/deployments/<id> to read it from"
 )
-NOT_CACHED = "not in the disk cache, and this is an offline look (proxyctl models --refresh asks SAP AI Core)"
+NOT_CACHED = "offline, and none is cached; proxyctl models --refresh asks SAP AI Core"
 
 Fetch = Callable[[SubAccount, float], tuple[DiscoveredDeployment, ...]]
 

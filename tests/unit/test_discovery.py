@@ -443,7 +443,7 @@ def test_offline_look_uses_any_cached_listing_and_never_fetches(tmp_path: Path):
     path = write_config(tmp_path, {"a": {"service_key_json": KEY, "deployment_models": ORIGINAL_NAMES}})
     warnings: list[str] = []
     cfg = load_config_with_discovery(path, {}, fetch=broken, warn=warnings.append, network=False)
-    assert Router(cfg).route("3.7-sonnet").family_source == "name" and "not in the disk cache" in warnings[0]
+    assert Router(cfg).route("3.7-sonnet").family_source == "name" and "offline, and none is cached" in warnings[0]
     load_config_with_discovery(path, {}, fetch=fixed(LISTING), warn=lambda m: None)
     cfg = load_config_with_discovery(path, {}, fetch=broken, warn=warnings.append, network=False)
     assert Router(cfg).route("3.7-sonnet").family_source == "listing"
