@@ -7,6 +7,8 @@
   ``service_key_json``, as SAP's Python SDK lets environment variables win over its
   config file (``ai_core_sdk/credentials.py``, ``fetch_credentials``: "kwargs >
   environment variables > config file > VCAP service"); start-up says so.
+* ``AICORE_SERVICE_KEY``: the variable SAP's JS SDK reads (``packages/core/src/context.ts``),
+  for a config with a single sub-account that gives no ``service_key_json``.
 * ``PROXY_API_KEYS``: client API keys, comma-separated, added to
   ``secret_authentication_tokens``.
 
@@ -18,9 +20,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-__all__ = ["API_KEYS_ENV", "SERVICE_KEY_ENV_PREFIX", "api_keys_from_env", "service_key_env_var"]
+__all__ = ["API_KEYS_ENV", "SDK_SERVICE_KEY_ENV", "SERVICE_KEY_ENV_PREFIX", "api_keys_from_env", "service_key_env_var"]
 
 SERVICE_KEY_ENV_PREFIX = "AICORE_SERVICE_KEY_"
+SDK_SERVICE_KEY_ENV = "AICORE_SERVICE_KEY"
 API_KEYS_ENV = "PROXY_API_KEYS"
 
 

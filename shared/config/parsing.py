@@ -25,7 +25,12 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
-from shared.config.environment import SERVICE_KEY_ENV_PREFIX, api_keys_from_env, service_key_env_var
+from shared.config.environment import (
+    SDK_SERVICE_KEY_ENV,
+    SERVICE_KEY_ENV_PREFIX,
+    api_keys_from_env,
+    service_key_env_var,
+)
 from shared.config.keys import (
     DISCOVERY_KEYS,
     LEGACY_KEYS,
@@ -175,7 +180,7 @@ def parse_document(
     if not isinstance(raw_subs, dict) or not raw_subs:
         p.add(ConfigError("subAccounts: must be an object with at least one sub-account"))
     else:
-        reader = _Reader(base_dir, read_file, env, notices)
+        reader = _Reader(base_dir, read_file, env, notices, single=len(raw_subs) == 1)
         found = [
             _sub_account(name, raw, "" if legacy else f"subAccounts.{name}", reader, p)
             for name, raw in raw_subs.items()
@@ -270,11 +275,14 @@ def resolve_names(
 class _Reader:
     """What loading a service key needs: where files are, how to read them, the environment."""
 
-    def __init__(self, base_dir: Path, read_file: ReadFile | None, env: Mapping[str, str], notices: list[str]):
+    def __init__(
+        self, base_dir: Path, read_file: ReadFile | None, env: Mapping[str, str], notices: list[str], *, single: bool
+    ) -> None:
         self.base_dir = base_dir
         self.read_file = read_file
         self.env = env
         self.notices = notices
+        self.single = single  # one sub-account: SAP's SDK variable AICORE_SERVICE_KEY may serve it
 
     def file(self, name: str, where: str) -> Any:
         if self.read_file is None:
@@ -291,7 +299,7 @@ def _sub_account(name: str, raw: Any, where: str, reader: _Reader, p: _Problems)
     misspelt = unknown_keys(where, raw, SUB_ACCOUNT_KEYS)
     for exc in misspelt:
         p.add(exc)
-    ok = not misspelt
+    ok = True
     rg = raw.get("resource_group", "default")
     if not isinstance(rg, str) or not rg:
         p.add(ConfigError(f"{_path(where, 'resource_group')}: must be a non-empty string"))
@@ -343,7 +351,12 @@ def _sub_account(name: str, raw: Any, where: str, reader: _Reader, p: _Problems)
 
 
 def _load_service_key(name: str, raw: Mapping[str, Any], where: str, reader: _Reader) -> ServiceKey:
-    """The sub-account's key: from ``AICORE_SERVICE_KEY_<NAME>`` if set, else ``service_key_json``."""
+    """The key: ``AICORE_SERVICE_KEY_<NAME>``, else ``service_key_json``, else SAP's ``AICORE_SERVICE_KEY``.
+
+    The last one — the variable SAP's JS SDK reads (``packages/core/src/context.ts``) — only
+    for a config with a single sub-account, and only when the file gives no key, so a shell
+    set up for the SDK never overrides a key the file names.
+    """
     var = service_key_env_var(name)
     from_env = reader.env.get(var, "").strip()
     key_where = _path(where, "service_key_json")
@@ -355,6 +368,10 @@ def _load_service_key(name: str, raw: Mapping[str, Any], where: str, reader: _Re
             )
         return _service_key(_env_key_doc(var, from_env, reader), var)
     key_doc = raw.get("service_key_json")
+    sdk_key = reader.env.get(SDK_SERVICE_KEY_ENV, "").strip() if reader.single else ""
+    if key_doc is None and sdk_key:
+        reader.notices.append(f"sub-account '{name}': the service key comes from {SDK_SERVICE_KEY_ENV}")
+        return _service_key(_env_key_doc(SDK_SERVICE_KEY_ENV, sdk_key, reader), SDK_SERVICE_KEY_ENV)
     if key_doc is None:
         raise ConfigError(
             f"{key_where}: required: a path to the service-key file or the key itself (or set {var} to either)"
@@ -393,6 +410,11 @@ def _env_service_keys(env: Mapping[str, str], sub_accounts: list[str], notices: 
                 f"{var}: sub-accounts {', '.join(repr(n) for n in names)} share this variable name; "
                 "rename one of them or give their keys in service_key_json"
             )
+    if len(sub_accounts) > 1 and env.get(SDK_SERVICE_KEY_ENV, "").strip():
+        notices.append(
+            f"{SDK_SERVICE_KEY_ENV} is set but the config has {len(sub_accounts)} sub-accounts; it is ignored "
+            f"(give each its own {SERVICE_KEY_ENV_PREFIX}<SUBACCOUNT>)"
+        )
     for var in env:
         if var.startswith(SERVICE_KEY_ENV_PREFIX) and var not in owners:
             meant = suggestion(var, owners)

@@ -425,3 +425,21 @@ def test_check_report_lists_what_only_start_up_can_verify(tmp_path: Path):
     )
     assert any("sub-account 'b'" in u and "discovered at start-up" in u for u in report.unverified)
     assert any("sub-account 'a'" in u and "decides its family" in u for u in report.unverified)
+
+
+def test_sap_sdk_variable_serves_a_single_sub_account_without_a_key_in_the_file():
+    sdk = {"AICORE_SERVICE_KEY": json.dumps({**KEY, "clientid": "from-sdk-var"})}
+    legacy = {"deployment_models": {"m": ["https://x/d"]}, "secret_authentication_tokens": ["k"]}
+    cfg = parse_config(legacy, env=sdk)
+    assert cfg.sub_accounts[0].service_key.clientid == "from-sdk-var"
+    assert cfg.notices == ("sub-account 'default': the service key comes from AICORE_SERVICE_KEY",)
+    assert parse_config(base(), env=sdk).sub_accounts[0].service_key.clientid == "cid"  # the file's key stays
+    two = copy(base())
+    two["subAccounts"]["b"] = {"deployment_models": {"m": ["https://x/d"]}}
+    with pytest.raises(ConfigError, match=r"subAccounts\.b\.service_key_json: required"):
+        parse_config(two, env=sdk)
+    two["subAccounts"]["b"] = two["subAccounts"]["a"]
+    assert parse_config(two, env=sdk).notices == (
+        "AICORE_SERVICE_KEY is set but the config has 2 sub-accounts; it is ignored "
+        "(give each its own AICORE_SERVICE_KEY_<SUBACCOUNT>)",
+    )
