@@ -1,8 +1,10 @@
-"""``proxyctl models``: model -> family -> upstream API -> sub-accounts -> deployments.
+"""``proxyctl models``: model -> family (and what decided it) -> upstream API -> sub-accounts -> deployments.
 
-Reads the config with the proxy's own parser (``shared.config.load_config``); no network.
-``--refresh`` clears the deployment-discovery cache (the directory the proxy reads) and
-discovers again, so the table shows discovered deployments too.
+Reads the config with the proxy's own loader and, without network, the deployment
+listings in the disk cache the proxy keeps (``discovery.cache_dir``): so the table shows
+what start-up would decide — a family from ``model_settings`` (``settings``), from the
+deployment's backend model (``listing``) or, without a listing, from the name (``name``).
+``--refresh`` clears that cache and asks SAP AI Core again, as start-up would.
 Aliases show as ``alias → target``; names removed by ``model_filters`` are marked.
 """
 
@@ -10,20 +12,22 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 
 from proxyctl.runstate import CliError
-from shared.config import ProxyConfig, config_path, load_config
-from shared.errors import ConfigError
+from shared.config import ConfigError, ProxyConfig, config_path
 from shared.routing import ModelRoute, Router
 from shared.transports.discovery_http import REFRESH_ENV, load_config_with_discovery
 
 __all__ = ["add_parser", "models_table", "run"]
 
-HEADER = ("MODEL", "FAMILY", "API", "SUB-ACCOUNTS", "DEPLOYMENTS", "NOTE")
+HEADER = ("MODEL", "FAMILY", "SOURCE", "API", "SUB-ACCOUNTS", "DEPLOYMENTS", "NOTE")
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("models", help="table of models, families, upstream APIs, sub-accounts and deployments")
+    p = sub.add_parser(
+        "models", help="table of models, families (and their source), upstream APIs, sub-accounts and deployments"
+    )
     p.add_argument("--config", help="config file (default: $PROXY_CONFIG or ./config.json)")
     p.add_argument(
         "--refresh",
@@ -35,15 +39,17 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 def run(args: argparse.Namespace) -> int:
     path = args.config or config_path(os.environ)
+    env = {**os.environ, REFRESH_ENV: "1"} if args.refresh else dict(os.environ)
     try:
-        if args.refresh:
-            config = load_config_with_discovery(path, {**os.environ, REFRESH_ENV: "1"})
-        else:
-            config = load_config(path)
+        config = load_config_with_discovery(path, env, warn=_warn, network=args.refresh)
     except ConfigError as exc:
         raise CliError(str(exc)) from exc
     print(models_table(config))
     return 0
+
+
+def _warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)
 
 
 def _api(route: ModelRoute) -> str:
@@ -69,7 +75,8 @@ def models_table(config: ProxyConfig) -> str:
         route = router.configured_route(model)
         subs = [s for s in config.sub_accounts if model in s.deployments]
         deployments = [_deployment_id(u) for s in subs for u in s.deployments[model]]
-        return (label, route.family, _api(route), ",".join(s.name for s in subs), ",".join(deployments), note)
+        subs_text = ",".join(s.name for s in subs)
+        return (label, route.family, route.family_source, _api(route), subs_text, ",".join(deployments), note)
 
     for model in config.model_names:
         notes = []

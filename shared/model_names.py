@@ -55,11 +55,9 @@ def filter_names(names: Iterable[str], filters: ModelFilters) -> list[str]:
 
 
 def parse_model_filters(raw: Any) -> ModelFilters:
+    """Compile ``include_filters`` / ``exclude_filters`` (other keys are the config parser's to report)."""
     if not isinstance(raw, dict):
         raise ConfigError("model_filters: must be an object with include_filters and/or exclude_filters")
-    unknown = set(raw) - {"include_filters", "exclude_filters"}
-    if unknown:
-        raise ConfigError(f"model_filters.{sorted(unknown)[0]}: unknown setting (include_filters, exclude_filters)")
     compiled: dict[str, tuple[re.Pattern[str], ...]] = {}
     for key in ("include_filters", "exclude_filters"):
         patterns = raw.get(key, [])
@@ -123,8 +121,14 @@ def build_names(
     prefixes: Sequence[str],
     filters: ModelFilters,
     on_problem: Callable[[ConfigError], None] = _raise,
+    on_unknown_target: Callable[[ConfigError], None] | None = None,
 ) -> NameTable:
-    """Resolve every source of names; ``on_problem`` gets each conflict (default: raise it)."""
+    """Resolve every source of names; ``on_problem`` gets each conflict (default: raise it).
+
+    ``on_unknown_target`` (default: ``on_problem``) gets an alias whose target is no model
+    here — a model that discovery may still add, which an offline check cannot know.
+    """
+    unknown_target = on_unknown_target or on_problem
     configured = list(dict.fromkeys(models))
     known = set(configured)
     stripped: dict[str, str] = {}
@@ -162,7 +166,7 @@ def build_names(
         elif target in stripped:
             on_problem(ConfigError(f"{where}: '{target}' is a stripped name; point at '{stripped[target]}' directly"))
         elif target not in known:
-            on_problem(ConfigError(f"{where}: '{target}' is not a configured model"))
+            unknown_target(ConfigError(f"{where}: '{target}' is not a configured model"))
         else:
             valid_aliases[alias] = target
 

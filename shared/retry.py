@@ -19,25 +19,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # the balancer imports config, which imports this module
+# The limits live with the other settings (``shared/config/settings.py``), which import
+# nothing of this module, so config -> retry -> balancer -> config is no longer a circle.
+from shared.config.settings import RetryPolicy
+
+if TYPE_CHECKING:
     from shared.balancer import Target
 
 __all__ = ["CircuitBreakers", "RetryPolicy", "parse_retry_after"]
-
-
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    max_attempts: int = 4
-    deadline: float = 30.0
-    backoff_base: float = 0.25
-    backoff_max: float = 4.0
-    max_retry_after: float = 10.0
-    breaker_failures: int = 3
-    breaker_cooldown: float = 30.0
-
-    def backoff(self, retry: int) -> float:
-        """Upper bound of the wait before retry number ``retry`` (1-based); jitter is applied by the caller."""
-        return float(min(self.backoff_max, self.backoff_base * (2 ** (retry - 1))))
 
 
 def parse_retry_after(value: str | None) -> float | None:

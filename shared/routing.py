@@ -1,10 +1,18 @@
 """Which upstream API serves a model name, and how.
 
-Family from the name — ``claude`` or ``anthropic--`` means Claude, ``gemini`` means
-Gemini, anything else is OpenAI-family — unless ``model_settings`` says otherwise.
-The old proxies guessed the Claude API from version fragments in the name (``3.7``,
-``4``), which sent renamed models down the wrong path; here the API is a setting
-(default ``invoke``, the Anthropic-native body).
+The family of a model (OpenAI-family on Azure, Claude on Bedrock, Gemini on Vertex)
+is decided once, at start-up, in this order:
+
+1. ``model_settings.<name>.family`` (source ``settings``);
+2. the backend model its deployments run, as the resource group's deployment listing
+   says (``details.resources.backendDetails.model.name``; source ``listing``) — so any
+   config name works: the original proxies' ``3.7-sonnet``, ``4-sonnet`` or
+   ``sonnet-4.5`` route as Claude because the deployment is ``anthropic--claude-…``;
+3. where the listing could not be read, the original proxies' name keywords (source
+   ``name``): :func:`family_from_name`.
+
+The Claude API is a setting (default ``invoke``, the Anthropic-native body) rather than a
+guess from version fragments in the name, which sent renamed models down the wrong path.
 
 Client names go through the config's name table first (``shared/model_names.py``): an
 alias or stripped name resolves to its configured model's route, and a name removed by
@@ -13,25 +21,79 @@ alias or stripped name resolves to its configured model's route, and a name remo
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from typing import Literal
 
 from shared.capabilities import Capabilities, capabilities_for
-from shared.config import ModelSettings, ProxyConfig
+from shared.config import ModelSettings, ProxyConfig, deployment_id_of
 from shared.errors import ModelNotFound
 
-__all__ = ["DEFAULT_API_VERSION", "ModelRoute", "Router", "family_from_name"]
+__all__ = [
+    "CLAUDE_NAME_KEYWORDS",
+    "DEFAULT_API_VERSION",
+    "FamilySource",
+    "ModelRoute",
+    "Router",
+    "family_from_name",
+    "family_of_backend",
+    "model_backends",
+]
 
 DEFAULT_API_VERSION = "2024-12-01-preview"
 DEFAULT_MAX_TOKENS = 4096
+FamilySource = Literal["settings", "listing", "name"]
+
+# The original proxies' Claude keywords (pjq and wl21st ``Detector``, see
+# sap-ai-core-facts.md §4.1), matched case-insensitively: the fragments exist because
+# Cursor refused model names containing "claude", so configs name them "3.7-sonnet".
+CLAUDE_NAME_KEYWORDS = ("claude", "clau", "claud", "sonnet", "sonne", "sonn", "haiku", "opus")
+
+# SAP AI Core's backend model names of the families this proxy serves (SAP/ai-sdk-js
+# packages/core/src/model-types.ts: AzureOpenAiChatModel/AzureOpenAiEmbeddingModel,
+# AwsBedrockChatModel "anthropic--claude-*", GcpVertexAiChatModel "gemini-*").
+# Azure's realtime models and Responses-only "-codex" models do not speak Chat Completions;
+# Vertex's "gemini-embedding" is not a chat model and has no OpenAI-style embeddings API.
+_OPENAI_BACKEND = re.compile(r"^(gpt-|text-embedding-|o\d+(-|$))")
+_OPENAI_NOT_CHAT = re.compile(r"realtime|audio|transcribe|tts|codex")
 
 
 def family_from_name(name: str) -> str:
+    """The original proxies' rule: Claude keywords or ``anthropic--``, then ``gemini``, else OpenAI-family."""
     lowered = name.lower()
-    if "claude" in lowered or lowered.startswith("anthropic--"):
+    if lowered.startswith("anthropic--") or any(word in lowered for word in CLAUDE_NAME_KEYWORDS):
         return "claude"
     if "gemini" in lowered:
         return "gemini"
     return "openai"
+
+
+def family_of_backend(backend_model: str) -> str | None:
+    """The family of an SAP AI Core backend model name, or None when this proxy does not serve it.
+
+    Not served: Amazon Nova/Titan, Cohere, Mistral, Meta, NVIDIA, Perplexity ``sonar``,
+    SAP's own models, Gemini embeddings, Azure realtime and Responses-only models.
+    """
+    lowered = backend_model.lower()
+    if lowered.startswith("anthropic--claude"):
+        return "claude"
+    if lowered.startswith("gemini-") and "embedding" not in lowered:
+        return "gemini"
+    if _OPENAI_BACKEND.match(lowered) and not _OPENAI_NOT_CHAT.search(lowered):
+        return "openai"
+    return None
+
+
+def model_backends(config: ProxyConfig, model: str) -> list[tuple[str, str]]:
+    """``(deployment id, backend model)`` of every deployment of ``model`` the listing knows, in config order."""
+    found = []
+    for sub in config.sub_accounts:
+        for url in sub.deployments.get(model, ()):
+            dep_id = deployment_id_of(url)
+            backend = sub.backends.get(dep_id)
+            if backend:
+                found.append((dep_id, backend))
+    return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +105,8 @@ class ModelRoute:
     upstream_model: str  # the backend's own name (Gemini URLs need it)
     max_tokens: int
     max_tokens_cap: int | None = None  # the configured max_tokens, if any: also a ceiling for requests
-    kind: str = "chat"  # chat | embeddings (from the name: "embed" means an embedding model)
+    kind: str = "chat"  # chat | embeddings ("embed" in the backend model's name, else in the config name)
+    family_source: FamilySource = "name"  # settings | listing | name: what decided ``family``
     capabilities: Capabilities = Capabilities("openai")  # what the upstream accepts (shared/capabilities.py)
 
 
@@ -53,7 +116,7 @@ class Router:
     __slots__ = ("_routes", "_names")
 
     def __init__(self, config: ProxyConfig) -> None:
-        self._routes = {name: _route(name, config.model_settings.get(name)) for name in config.model_names}
+        self._routes = {name: _route(config, name) for name in config.model_names}
         self._names = config.name_table()
 
     def route(self, model: str) -> ModelRoute:
@@ -75,10 +138,23 @@ class Router:
         return self._routes[model]
 
 
-def _route(name: str, settings: ModelSettings | None) -> ModelRoute:
-    s = settings or ModelSettings()
-    upstream = s.upstream_model or name.split(":", 1)[0]
-    family = s.family or family_from_name(name)
+def _family(name: str, settings: ModelSettings, backend: str | None) -> tuple[str, FamilySource]:
+    if settings.family:
+        return settings.family, "settings"
+    served = family_of_backend(backend) if backend else None
+    if served:
+        return served, "listing"
+    return family_from_name(name), "name"
+
+
+def _route(config: ProxyConfig, name: str) -> ModelRoute:
+    s = config.model_settings.get(name) or ModelSettings()
+    backends = model_backends(config, name)
+    # Deployments of one name that run different models are reported at start-up
+    # (shared/discovery.py); the first one in config order decides.
+    backend = backends[0][1] if backends else None
+    family, source = _family(name, s, backend)
+    upstream = s.upstream_model or backend or name.split(":", 1)[0]
     api_version = s.api_version or DEFAULT_API_VERSION
     return ModelRoute(
         name=name,
@@ -88,6 +164,7 @@ def _route(name: str, settings: ModelSettings | None) -> ModelRoute:
         upstream_model=upstream,
         max_tokens=s.max_tokens or DEFAULT_MAX_TOKENS,
         max_tokens_cap=s.max_tokens,
-        kind="embeddings" if "embed" in name.lower() else "chat",
+        kind="embeddings" if "embed" in (backend or name).lower() else "chat",
+        family_source=source,
         capabilities=capabilities_for(upstream, family, api_version=api_version, overrides=s.capabilities),
     )

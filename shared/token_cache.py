@@ -4,6 +4,18 @@ The cache decides and the transport does the I/O: :meth:`TokenCache.fetch_reques
 describes the token call, :meth:`TokenCache.accept` digests the answer. Transports
 wrap both in one lock per sub-account and re-check :meth:`current` after taking it,
 so a burst of requests on a cold cache makes a single token fetch (single flight).
+
+Two kinds of service key, two token calls:
+
+* client secret: ``POST {url}/oauth/token?grant_type=client_credentials`` with
+  ``Authorization: Basic base64(clientid:clientsecret)`` — what the original proxies send;
+* X.509 (``certificate``, ``key``, ``certurl``, no ``clientsecret``): ``POST
+  {certurl}/oauth/token`` with the form body ``grant_type=client_credentials&client_id=<clientid>``
+  over mutual TLS with the key's certificate — SAP's documented call
+  (SAP-docs/sap-artificial-intelligence ``docs/sap-ai-core/use-a-service-key-3a97465.md``:
+  ``curl --cert <cert.pem> --key <key.pem> -XPOST <certUrl>/oauth/token -d
+  'grant_type=client_credentials&client_id=<client id>'``; SAP/ai-sdk-python
+  ``ai_api_client_sdk/helpers/authenticator.py`` posts the same two form fields with ``cert=``).
 """
 
 from __future__ import annotations
@@ -15,10 +27,29 @@ from shared.errors import TokenFetchError, upstream_error_message
 from shared.jsonutil import loads
 from shared.wire import UpstreamRequest
 
-__all__ = ["TokenCache"]
+__all__ = ["TokenCache", "form_encode"]
 
 DEFAULT_EXPIRES_IN = 4 * 3600
 SAFETY_MARGIN = 300.0
+_FORM_SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789*-._")
+
+
+def form_encode(value: str) -> str:
+    """``application/x-www-form-urlencoded`` encoding of one value (client ids hold ``!`` and ``|``).
+
+    Written here because the core may not import ``urllib``; the WHATWG URL standard's
+    form serializer keeps ``*-._`` and alphanumerics, turns spaces into ``+`` and
+    percent-encodes every other UTF-8 byte.
+    """
+    out = []
+    for byte in value.encode():
+        if byte in _FORM_SAFE:
+            out.append(chr(byte))
+        elif byte == 0x20:
+            out.append("+")
+        else:
+            out.append(f"%{byte:02X}")
+    return "".join(out)
 
 
 class TokenCache:
@@ -36,14 +67,27 @@ class TokenCache:
         return None
 
     def fetch_request(self) -> UpstreamRequest:
+        """The token call for this sub-account's kind of service key (see the module docstring)."""
         key = self.sub_account.service_key
+        label = f"XSUAA token endpoint of sub-account '{self.sub_account.name}'"
+        cert = key.client_cert
+        if cert is not None:
+            body = f"grant_type=client_credentials&client_id={form_encode(key.clientid)}"
+            return UpstreamRequest(
+                "POST",
+                f"{key.certurl or key.url}/oauth/token",
+                {"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"},
+                body.encode(),
+                label=f"{label} (X.509)",
+                client_cert=cert,
+            )
         basic = b64encode(f"{key.clientid}:{key.clientsecret}".encode()).decode()
         return UpstreamRequest(
             "POST",
             f"{key.url}/oauth/token?grant_type=client_credentials",
             {"Authorization": f"Basic {basic}", "Accept": "application/json"},
             None,
-            label=f"XSUAA token endpoint of sub-account '{self.sub_account.name}'",
+            label=label,
         )
 
     def accept(self, status: int, body: bytes, now: float) -> str:

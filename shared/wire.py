@@ -10,7 +10,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-__all__ = ["UpstreamRequest", "UpstreamResponse"]
+__all__ = ["ClientCert", "UpstreamRequest", "UpstreamResponse"]
+
+
+@dataclass(frozen=True, slots=True)
+class ClientCert:
+    """A client certificate for mutual TLS (X.509 service keys): PEM texts, never logged."""
+
+    certificate: str  # PEM, the certificate chain
+    key: str  # PEM, the private key
+
+    def __repr__(self) -> str:
+        return "ClientCert(<pem>)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +33,7 @@ class UpstreamRequest:
     stream: bool = False
     # Where the call goes, for error messages and logs (never the URL's secrets).
     label: str = ""
+    client_cert: ClientCert | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,9 +1,10 @@
-"""Deployment discovery, the I/O part: one blocking fetch per sub-account at start-up, and the disk cache.
+"""Start-up's config loader: read the file, parse it once, list deployments, complete the config.
 
-Runs before any server loop (stdlib ``urllib``, so it suits both stacks); every worker
-process of gunicorn/uvicorn does its own discovery, sharing the disk cache. The
-decisions (what to ask, what a listing means, when a cache entry is fresh, how names
-merge) are in :mod:`shared.discovery`.
+Deployment listings are fetched with one blocking call per page and sub-account before
+any server loop (stdlib ``urllib``, so it suits both stacks) and kept in a disk cache;
+every worker process of gunicorn/uvicorn does its own start-up, sharing that cache. The
+decisions (what to ask, what a listing means, when a cache entry is fresh, how
+deployments and families merge) are in :mod:`shared.discovery`.
 """
 
 from __future__ import annotations
@@ -17,35 +18,34 @@ import urllib.request
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from shared.config import (
-    ProxyConfig,
-    SubAccount,
-    parse_config,
-    read_config_doc,
-    read_json_file,
-    with_deployments,
-)
+from shared.config import ProxyConfig, SubAccount, parse_document, read_config_doc, read_json_file
+from shared.config.settings import DiscoverySettings
 from shared.discovery import (
     CacheEntry,
     DiscoveredDeployment,
     DiscoveryError,
-    DiscoverySettings,
+    ListingCollector,
+    ListingOutcome,
     cache_entry_doc,
     cache_key,
     choose_source,
+    complete_config,
     listing_request,
-    merge_deployments,
     parse_cache_entry,
-    parse_discovery_settings,
-    parse_listing,
+    parse_listing_page,
 )
-from shared.errors import ConfigError, TokenFetchError
+from shared.errors import TokenFetchError
 from shared.token_cache import TokenCache
 from shared.wire import UpstreamRequest
 
-__all__ = ["REFRESH_ENV", "clear_cache", "fetch_listing", "load_config_with_discovery"]
+__all__ = ["REFRESH_ENV", "clear_cache", "discover_sub_account", "fetch_listing", "load_config_with_discovery"]
 
 REFRESH_ENV = "PROXY_DISCOVERY_REFRESH"
+NO_API_URL = (
+    "no serviceurls.AI_API_URL in its service key, and no deployment URL of the form "
+    "{AI_API_URL}/v2/inference/deployments/<id> to read it from"
+)
+NOT_CACHED = "offline, and none is cached; proxyctl models --refresh asks SAP AI Core"
 
 Fetch = Callable[[SubAccount, float], tuple[DiscoveredDeployment, ...]]
 
@@ -67,23 +67,29 @@ def _send(req: UpstreamRequest, timeout: float) -> tuple[int, bytes]:
 
 
 def fetch_listing(sub: SubAccount, timeout: float) -> tuple[DiscoveredDeployment, ...]:
-    """Token (XSUAA client credentials) then the listing; raises :class:`DiscoveryError`."""
+    """Token (XSUAA client credentials, or mTLS for X.509 keys), then every page of the listing.
+
+    Raises :class:`DiscoveryError`.
+    """
     tokens = TokenCache(sub)
     status, body = _send(tokens.fetch_request(), timeout)
     try:
         token = tokens.accept(status, body, time.time())
     except TokenFetchError as exc:
-        raise DiscoveryError(str(exc)) from exc
-    req = listing_request(sub, token)
-    status, body = _send(req, timeout)
-    if status != 200:
-        raise DiscoveryError(f"{req.label} answered {status}: {body[:200].decode('utf-8', 'replace')}")
-    return parse_listing(body, sub.service_key.api_url or "")
+        raise DiscoveryError(exc.message) from exc
+    pages = ListingCollector()
+    skip: int | None = 0
+    while skip is not None:
+        req = listing_request(sub, token, skip)
+        status, body = _send(req, timeout)
+        if status != 200:
+            raise DiscoveryError(f"{req.label} answered {status}: {body[:200].decode('utf-8', 'replace')}")
+        skip = pages.add(parse_listing_page(body))
+    return pages.deployments
 
 
 def _cache_file(directory: Path, sub: SubAccount) -> Path:
-    key = sub.service_key
-    return directory / f"{cache_key(key.clientid, key.api_url or '', sub.resource_group)}.json"
+    return directory / f"{cache_key(sub.service_key.clientid, sub.listing_api_url or '', sub.resource_group)}.json"
 
 
 def _read_cache(path: Path) -> CacheEntry | None:
@@ -127,27 +133,23 @@ def discover_sub_account(
     fetch: Fetch,
     timeout: float,
     now: Callable[[], float] = time.time,
-    warn: Callable[[str], None] = _stderr,
-) -> tuple[DiscoveredDeployment, ...] | None:
-    """The listing for ``sub``: fresh cache, else a fetch, else any cache entry, else None."""
+    network: bool = True,
+) -> ListingOutcome:
+    """The listing for ``sub``: a fresh cache entry, else a fetch, else any cache entry, else none."""
     path = _cache_file(cache_dir, sub)
     cached = _read_cache(path)
     if choose_source(cached, now(), settings.ttl_seconds, refresh=False) == "cache" and cached is not None:
-        return cached.deployments
+        return ListingOutcome(cached.deployments)
+    if not network:
+        return ListingOutcome(cached.deployments) if cached is not None else ListingOutcome(None, NOT_CACHED)
     try:
         found = fetch(sub, timeout)
     except DiscoveryError as exc:
         if cached is not None:
-            age = max(0.0, now() - cached.fetched_at)
-            warn(
-                f"deployment discovery failed for sub-account '{sub.name}' ({exc}); "
-                f"using the cached listing from {age:.0f}s ago"
-            )
-            return cached.deployments
-        warn(f"deployment discovery failed for sub-account '{sub.name}' ({exc}); using the configured deployments only")
-        return None
+            return ListingOutcome(cached.deployments, str(exc), max(0.0, now() - cached.fetched_at))
+        return ListingOutcome(None, str(exc))
     _write_cache(path, found, now())
-    return found
+    return ListingOutcome(found)
 
 
 def load_config_with_discovery(
@@ -156,34 +158,32 @@ def load_config_with_discovery(
     *,
     fetch: Fetch = fetch_listing,
     warn: Callable[[str], None] = _stderr,
+    network: bool = True,
 ) -> ProxyConfig:
-    """Read the config, discover deployments where asked, and parse the merged result.
+    """The one config loader of both stacks: read, parse once, list each sub-account's deployments, complete.
 
-    The one config loader of both stacks. Raises :class:`ConfigError` on a config problem,
-    or naming a sub-account left with no deployment at all.
+    ``network=False`` (``proxyctl models``) uses the disk cache only, of any age, and keeps
+    sub-accounts it cannot fill. Raises :class:`ConfigError` on a config problem, or naming
+    a sub-account left with no deployment at all.
     """
     env = os.environ if env is None else env
     path = Path(path)
     doc = read_config_doc(path)
-    scratch: list[str] = []  # first pass: only to learn which sub-accounts need a listing
-    first = parse_config(doc, base_dir=path.parent, read_file=read_json_file, problems=scratch)
-    settings = parse_discovery_settings(doc.get("discovery") if isinstance(doc, dict) else None)
-    cache_dir = settings.cache_path(path.parent)
-    if env.get(REFRESH_ENV, "") not in ("", "0"):
-        clear_cache(cache_dir)
-    merged: dict[str, dict[str, list[str]]] = {}
-    for sub in first.sub_accounts:
-        if not sub.needs_listing:
-            continue
-        listing = None
-        if settings.enabled:
-            timeout = first.timeouts.token
-            listing = discover_sub_account(sub, settings, cache_dir, fetch=fetch, timeout=timeout, warn=warn)
-        urls = merge_deployments(sub, listing, warn)
-        if not urls:
-            why = "discovery is disabled" if not settings.enabled else "discovery found none"
-            raise ConfigError(f"subAccounts.{sub.name}: no deployments ({why} and none are configured)")
-        merged[sub.name] = urls
-    if not merged:
-        return parse_config(doc, base_dir=path.parent, read_file=read_json_file)
-    return parse_config(with_deployments(doc, merged), base_dir=path.parent, read_file=read_json_file)
+    config = parse_document(doc, base_dir=path.parent, read_file=read_json_file, env=env)
+    settings = config.discovery
+    outcomes: dict[str, ListingOutcome] = {}
+    if settings.enabled:
+        cache_dir = settings.cache_path(path.parent)
+        if network and env.get(REFRESH_ENV, "") not in ("", "0"):
+            clear_cache(cache_dir)
+        for sub in config.sub_accounts:
+            if not sub.listing_api_url:
+                outcomes[sub.name] = ListingOutcome(None, NO_API_URL)
+                continue
+            outcomes[sub.name] = discover_sub_account(
+                sub, settings, cache_dir, fetch=fetch, timeout=config.timeouts.token, network=network
+            )
+    final = complete_config(config, outcomes, warn, allow_empty=not network)
+    for notice in final.notices:
+        warn(notice)
+    return final

@@ -117,6 +117,8 @@ def proxy_config(sim: Sim, run_dir: Path) -> Path:
     port = sim.url.rsplit(":", 1)[1]
     doc = json.loads(subprocess.check_output(sim_argv(int(port), "--print-config"), cwd=ROOT))
     doc["max_body_bytes"] = BODY_LIMIT
+    # Start-up reads each sub-account's deployment listing (families); keep its cache in the run.
+    doc["discovery"] = {"cache_dir": str(run_dir / "startup-cache")}
     doc["fallback_models"] = {"claude": "anthropic--claude-4-sonnet"}
     # Short limits so the fault tests stay fast; breakers cool down quickly so one test's
     # injected failures never reorder another test's deployments.

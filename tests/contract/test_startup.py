@@ -26,8 +26,15 @@ ARGV = {"flask": flask_argv, "fastapi": fastapi_argv}
         ),
         (lambda d: d.update(secret_authentication_tokens=[]), "secret_authentication_tokens"),
         (lambda d: d["subAccounts"]["sim-b"].update(service_key_json="missing.json"), "sim-b.service_key_json"),
+        (lambda d: d.update(acces_log=False), "acces_log: unknown key; did you mean 'access_log'?"),
+        (
+            lambda d: d["subAccounts"]["sim-a"].update(
+                deployment_model=d["subAccounts"]["sim-a"].pop("deployment_models")
+            ),
+            "subAccounts.sim-a.deployment_model: unknown key; did you mean 'deployment_models'?",
+        ),
     ],
-    ids=["no-deployments", "no-keys", "missing-key-file"],
+    ids=["no-deployments", "no-keys", "missing-key-file", "misspelt-top-level-key", "misspelt-sub-account-key"],
 )
 def test_invalid_config_stops_start_up_naming_the_field(name, mutate, message, proxy_config: Path, tmp_path: Path):
     doc = json.loads(proxy_config.read_text())

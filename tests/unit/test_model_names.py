@@ -94,7 +94,7 @@ def test_filters_include_then_exclude():
     [
         ({"exclude_filters": ["ok", "("]}, r"model_filters\.exclude_filters\[1\]: invalid regular expression"),
         ({"include_filters": "x"}, r"model_filters\.include_filters: must be a list"),
-        ({"include": []}, r"model_filters\.include: unknown setting"),
+        ({"include": []}, r"model_filters\.include: unknown key; did you mean 'include_filters'\?"),
         ([], r"model_filters: must be an object"),
     ],
 )

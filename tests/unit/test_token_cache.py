@@ -5,7 +5,7 @@ import pytest
 
 from shared.config import ServiceKey, SubAccount
 from shared.errors import TokenFetchError
-from shared.token_cache import TokenCache
+from shared.token_cache import TokenCache, form_encode
 
 SUB = SubAccount("acct", "rg", ServiceKey("cid", "csecret", "https://auth.example"), {"m": ("https://d",)})
 
@@ -65,3 +65,38 @@ def test_failures_name_the_sub_account(status, body, match):
         TokenCache(SUB).accept(status, body, now=0)
     assert "acct" in info.value.message and "csecret" not in info.value.message
     assert info.value.status == 503
+
+
+CERT = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+PRIVATE = "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n"
+X509_KEY = ServiceKey(
+    "sb-x!b1|aicore!b540",
+    None,
+    "https://tenant.authentication.eu10.hana.ondemand.com",
+    certificate=CERT,
+    key=PRIVATE,
+    certurl="https://tenant.authentication.cert.eu10.hana.ondemand.com",
+)
+
+
+def test_x509_fetch_request_is_the_documented_mtls_form_post():
+    req = TokenCache(SubAccount("x", "rg", X509_KEY, {"m": ("https://d",)})).fetch_request()
+    assert req.method == "POST"
+    assert req.url == "https://tenant.authentication.cert.eu10.hana.ondemand.com/oauth/token"
+    assert req.headers["Content-Type"] == "application/x-www-form-urlencoded"
+    assert "Authorization" not in req.headers
+    assert req.body == b"grant_type=client_credentials&client_id=sb-x%21b1%7Caicore%21b540"
+    assert req.client_cert is not None and (req.client_cert.certificate, req.client_cert.key) == (CERT, PRIVATE)
+    assert "MII" not in repr(req)
+
+
+def test_secret_key_requests_carry_no_client_certificate():
+    assert TokenCache(SUB).fetch_request().client_cert is None
+
+
+@pytest.mark.parametrize(
+    ("value", "encoded"),
+    [("abc-._*", "abc-._*"), ("a b", "a+b"), ("sb-x!b1|aicore!b540", "sb-x%21b1%7Caicore%21b540"), ("é", "%C3%A9")],
+)
+def test_form_encode(value, encoded):
+    assert form_encode(value) == encoded
