@@ -34,6 +34,7 @@ FAMILIES = {
     "proxy_streams_in_flight": ("gauge", {"stack"}),
     "proxy_upstream_retries": ("counter", {"stack", "reason"}),
     "proxy_token_refreshes": ("counter", {"stack", "sub_account"}),
+    "proxy_dropped_fields": ("counter", {"stack", "route", "field"}),
 }
 
 
