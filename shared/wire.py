@@ -10,7 +10,25 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-__all__ = ["UpstreamRequest", "UpstreamResponse"]
+__all__ = ["ACCEPT_ENCODING", "ClientCert", "UpstreamRequest", "UpstreamResponse"]
+
+# What both transports ask upstream for, on every call: the codings both client libraries
+# decode incrementally (urllib3 ``read1(decode_content=True)``, aiohttp's auto-decompression),
+# so a gateway that compresses event streams cannot break them. Set explicitly because each
+# library's default depends on what else is installed (``br`` with brotli, ``zstd`` with
+# zstandard), which would make the two stacks ask for different things.
+ACCEPT_ENCODING = "gzip, deflate"
+
+
+@dataclass(frozen=True, slots=True)
+class ClientCert:
+    """A client certificate for mutual TLS (X.509 service keys): PEM texts, never logged."""
+
+    certificate: str  # PEM, the certificate chain
+    key: str  # PEM, the private key
+
+    def __repr__(self) -> str:
+        return "ClientCert(<pem>)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +40,7 @@ class UpstreamRequest:
     stream: bool = False
     # Where the call goes, for error messages and logs (never the URL's secrets).
     label: str = ""
+    client_cert: ClientCert | None = None
 
 
 @dataclass(frozen=True, slots=True)
