@@ -171,14 +171,18 @@ def proxy_failure(where: str, proxy: Proxy) -> UpstreamUnavailable:
     )
 
 
-def tls_failure(where: str, trust: Trust | None) -> UpstreamUnavailable:
-    """The error for a failed TLS handshake: usually a CA the proxy does not trust, e.g. a TLS-inspecting firewall's."""
+def tls_failure(where: str, trust: Trust | None, *, client_cert: bool = False) -> UpstreamUnavailable:
+    """The error for a failed TLS handshake: usually a CA not trusted here (a TLS-inspecting firewall's),
+    or, with mutual TLS, a client certificate the server refused (which some stacks only see as a reset)."""
     source = (
         f"the CA certificates from {trust.variable}"
         if trust is not None and not trust.is_system
         else "the system's CA certificates (set REQUESTS_CA_BUNDLE or SSL_CERT_FILE to a bundle with your network's CA)"
     )
-    return UpstreamUnavailable(f"the TLS handshake with {where} failed: its certificate is not trusted by {source}")
+    refused = ", or it refused the service key's client certificate" if client_cert else ""
+    return UpstreamUnavailable(
+        f"the TLS handshake with {where} failed: its certificate is not trusted by {source}{refused}"
+    )
 
 
 def _first_set(env: Mapping[str, str], *names: str) -> tuple[str, str]:

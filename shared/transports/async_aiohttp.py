@@ -190,7 +190,9 @@ class Upstream:
                 ) as resp:
                     status, body = resp.status, await resp.read()
             except (TimeoutError, aiohttp.ClientError) as exc:
-                reason = _mapped(exc, "it", self._network.egress(req.url)).message
+                reason = _mapped(
+                    exc, "it", self._network.egress(req.url), client_cert=req.client_cert is not None
+                ).message
                 raise TokenFetchError(f"could not reach the {req.label}: {reason}") from None
             except (CertificateError, ConfigError) as exc:
                 raise TokenFetchError(f"could not use the client certificate for the {req.label}: {exc}") from None
@@ -212,7 +214,9 @@ class Upstream:
                     **route.kwargs,
                 )
         except (TimeoutError, aiohttp.ClientError) as exc:
-            raise _mapped(exc, req.label, self._network.egress(req.url)) from None
+            raise _mapped(
+                exc, req.label, self._network.egress(req.url), client_cert=req.client_cert is not None
+            ) from None
         except (CertificateError, ConfigError) as exc:
             raise UpstreamError(f"could not use the client certificate for {req.label}: {exc}") from None
         headers = {k.lower(): v for k, v in resp.headers.items()}
@@ -244,7 +248,7 @@ class _Route:
         self.pooled = pooled
 
 
-def _mapped(exc: BaseException, where: str, egress: Egress) -> UpstreamError:
+def _mapped(exc: BaseException, where: str, egress: Egress, *, client_cert: bool = False) -> UpstreamError:
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
         return transport_error("connect_timeout", where)
     if isinstance(exc, asyncio.TimeoutError):
@@ -252,10 +256,19 @@ def _mapped(exc: BaseException, where: str, egress: Egress) -> UpstreamError:
     if isinstance(exc, aiohttp.ClientProxyConnectionError | aiohttp.ClientHttpProxyError) and egress.proxy is not None:
         return proxy_failure(where, egress.proxy)
     if isinstance(exc, aiohttp.ClientSSLError):
-        return tls_failure(where, egress.trust)
+        return tls_failure(where, egress.trust, client_cert=client_cert)
+    if client_cert and _dropped_after_connect(exc):
+        # A server refusing our certificate under TLS 1.3 does so after the handshake
+        # seemed to succeed: aiohttp sees a reset, requests an SSLError. Same message.
+        return tls_failure(where, egress.trust, client_cert=True)
     if isinstance(exc, aiohttp.ClientConnectionError):
         return transport_error("connect", where)
     return transport_error("other", where)
+
+
+def _dropped_after_connect(exc: BaseException) -> bool:
+    connected = not isinstance(exc, aiohttp.ClientConnectorError)
+    return connected and isinstance(exc, aiohttp.ClientOSError | aiohttp.ServerDisconnectedError)
 
 
 def _close(resp: aiohttp.ClientResponse | None) -> None:

@@ -131,7 +131,9 @@ class Upstream:
                 resp = self._session.request(req, self._token_timeout)
                 body = resp.content
             except requests.RequestException as exc:
-                reason = _mapped(exc, "it", self._session.egress(req.url)).message
+                reason = _mapped(
+                    exc, "it", self._session.egress(req.url), client_cert=req.client_cert is not None
+                ).message
                 raise TokenFetchError(f"could not reach the {req.label}: {reason}") from None
             except (CertificateError, ConfigError) as exc:
                 raise TokenFetchError(f"could not use the client certificate for the {req.label}: {exc}") from None
@@ -144,7 +146,9 @@ class Upstream:
         try:
             resp = self._session.request(req, self._stream_timeout if req.stream else self._timeout)
         except requests.RequestException as exc:
-            raise _mapped(exc, req.label, self._session.egress(req.url)) from None
+            raise _mapped(
+                exc, req.label, self._session.egress(req.url), client_cert=req.client_cert is not None
+            ) from None
         except (CertificateError, ConfigError) as exc:
             raise UpstreamError(f"could not use the client certificate for {req.label}: {exc}") from None
         headers = {k.lower(): v for k, v in resp.headers.items()}
@@ -248,7 +252,7 @@ class _PooledSession:
         self._session.close()
 
 
-def _mapped(exc: BaseException, where: str, egress: Egress) -> UpstreamError:
+def _mapped(exc: BaseException, where: str, egress: Egress, *, client_cert: bool = False) -> UpstreamError:
     if isinstance(exc, requests.ConnectTimeout):
         return transport_error("connect_timeout", where)
     if isinstance(exc, requests.Timeout):
@@ -256,7 +260,7 @@ def _mapped(exc: BaseException, where: str, egress: Egress) -> UpstreamError:
     if isinstance(exc, requests.exceptions.ProxyError) and egress.proxy is not None:
         return proxy_failure(where, egress.proxy)
     if isinstance(exc, requests.exceptions.SSLError):
-        return tls_failure(where, egress.trust)
+        return tls_failure(where, egress.trust, client_cert=client_cert)
     if isinstance(exc, requests.ConnectionError):
         return transport_error("connect", where)
     return transport_error("other", where)

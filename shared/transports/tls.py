@@ -90,12 +90,16 @@ def _load_client_cert(ctx: ssl.SSLContext, cert: ClientCert) -> None:
                 out.write(cert.certificate.strip() + "\n" + cert.key.strip() + "\n")
             ctx.load_cert_chain(path)
         except (OSError, ValueError, ssl.SSLError) as exc:
-            raise CertificateError(f"the client certificate or key is not usable PEM: {_reason(exc)}") from None
+            raise CertificateError(
+                "the service key's certificate and key are not usable: they must be a PEM certificate chain "
+                f"and its PEM private key ({_reason(exc)})"
+            ) from None
 
 
 def _reason(exc: BaseException) -> str:
-    if isinstance(exc, ssl.SSLError) and exc.reason:
-        return str(exc.reason).lower().replace("_", " ")
+    """OpenSSL's reason in words (``KEY_VALUES_MISMATCH`` -> ``key values mismatch``); never file contents."""
+    if isinstance(exc, ssl.SSLError):
+        return str(exc.reason or exc.library or "unreadable").lower().replace("_", " ")
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
     return type(exc).__name__
