@@ -15,6 +15,7 @@ The compressed-stream test asks the simulator to gzip its answers (``POST
 
 from __future__ import annotations
 
+import base64
 import json
 import subprocess
 import time
@@ -31,13 +32,15 @@ from tests.contract.sse_client import stream_raw
 from tests.transports.forward_proxy import ForwardProxy, forward_proxy
 
 DIRECT_MODEL = "gpt-4o-direct"  # served by the sub-account addressed as localhost (NO_PROXY)
+UNREACHABLE_MODEL = "gpt-4o-unreachable"  # through the proxy to a port where nothing listens
+PROXY_PASSWORD = "pr0xy-pass"
 CHAT_MODELS = ["gpt-4o", "anthropic--claude-4-sonnet", "gemini-2.5-pro"]
 PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
 
 
 @pytest.fixture(scope="module")
 def corp_proxy(run_dir: Path) -> Iterator[ForwardProxy]:
-    with forward_proxy(run_dir / "tinyproxy", user="corp", password="pr0xy-pass") as proxy:
+    with forward_proxy(run_dir / "tinyproxy", user="corp", password=PROXY_PASSWORD) as proxy:
         yield proxy
 
 
@@ -53,6 +56,7 @@ def proxied_config(sim: Sim, run_dir: Path) -> Path:
         "service_key_json": key,
         "deployment_models": {DIRECT_MODEL: [deployment]},
     }
+    first["deployment_models"][UNREACHABLE_MODEL] = [f"http://127.0.0.1:{free_port()}/v2/inference/deployments/x"]
     doc["timeouts"] = {"first_byte": 10, "idle": 10}
     doc["retry"] = {"max_attempts": 1}  # a call that fails through the proxy must show, not be retried away
     path = run_dir / "config-proxied.json"
@@ -142,6 +146,14 @@ def test_no_proxy_hosts_are_reached_directly(proxied, sim, corp_proxy):
     assert entries and all("via" not in e["headers"] for e in entries)
     time.sleep(0.2)  # give the proxy's log a moment: nothing may appear in it
     assert corp_proxy.requests()[before:] == []
+
+
+def test_failures_through_the_proxy_never_show_its_credentials(proxied, run_dir):
+    resp = chat(proxied, UNREACHABLE_MODEL)
+    assert resp.status_code in (502, 503, 504), resp.text
+    encoded = base64.b64encode(f"corp:{PROXY_PASSWORD}".encode()).decode()
+    for text in (resp.text, (run_dir / f"{proxied.name}-proxied.log").read_text(errors="replace")):
+        assert PROXY_PASSWORD not in text and encoded not in text
 
 
 @pytest.fixture
