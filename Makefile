@@ -1,13 +1,17 @@
 # Two commands matter: `make run` (the simulator, both stacks and HAProxy in front) and
-# `make test`. Both create .venv and install everything on first use, HAProxy included
-# (the Debian package, through apt-get; with sudo when not root).
+# `make test`. Both create .venv and install everything on first use, HAProxy and tinyproxy
+# included (the Debian packages, through apt-get; with sudo when not root).
 
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
+<<<<<<< HEAD
 .PHONY: install haproxy chromium agents run test lint typecheck unit contract agent-tier rollout bench bench-quick clean
+=======
+.PHONY: install haproxy chromium tinyproxy run test lint typecheck unit contract rollout bench bench-quick clean
+>>>>>>> h-transports
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -48,6 +52,7 @@ chromium:
 	  $(call apt_install,chromium,the offline /docs browser test is skipped (or set CHROMIUM_BIN)); \
 	fi
 
+<<<<<<< HEAD
 # The real coding agents for tests/agents: Claude Code and Codex at the versions pinned in
 # tests/agents/package-lock.json, installed with `npm ci` into .cache/agents (git-ignored) and
 # re-installed only when the pins change. Node.js/npm come from apt-get when missing; unlike
@@ -71,6 +76,21 @@ $(AGENTS_STAMP): tests/agents/package.json tests/agents/package-lock.json
 	touch $@
 
 agents: $(AGENTS_STAMP)
+=======
+# tinyproxy is the corporate forward proxy the network tests put in front of the simulator
+# (tests/contract/test_network.py, tests/transports); TINYPROXY_BIN points at another binary.
+# Debian starts its system service on install (where the init system allows): the tests run
+# their own instance on a free port, so that service is stopped and disabled again.
+tinyproxy:
+	@if command -v tinyproxy >/dev/null 2>&1 || test -x /usr/bin/tinyproxy || test -n "$$TINYPROXY_BIN"; then \
+	  :; \
+	else \
+	  $(call apt_install,tinyproxy,the forward-proxy tests are skipped (or set TINYPROXY_BIN)); \
+	  if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet tinyproxy 2>/dev/null; then \
+	    SUDO=; if [ "$$(id -u)" != 0 ]; then SUDO=sudo; fi; $$SUDO systemctl disable --now tinyproxy || true; \
+	  fi; \
+	fi
+>>>>>>> h-transports
 
 # `make run` starts FastAPI at 10 % (`make run FASTAPI_WEIGHT=50`); a bare `proxyctl up`
 # restores the share last set instead (.run/rollout.json).
@@ -78,7 +98,11 @@ FASTAPI_WEIGHT ?= 10
 run: install haproxy
 	$(BIN)/proxyctl up --fastapi-weight $(FASTAPI_WEIGHT)
 
+<<<<<<< HEAD
 test: install haproxy chromium agents lint typecheck
+=======
+test: install haproxy chromium tinyproxy lint typecheck
+>>>>>>> h-transports
 	$(BIN)/python -m pytest -q
 
 lint: install
@@ -91,7 +115,7 @@ typecheck: install
 unit: install
 	$(BIN)/python -m pytest -q tests/unit
 
-contract: install chromium
+contract: install chromium tinyproxy
 	$(BIN)/python -m pytest -q tests/contract
 
 # Claude Code and Codex against both stacks on the simulator (docs/testing.md).

@@ -6,16 +6,27 @@ with ``\\n``; a blank line dispatches; ``:`` lines are comments. Chunks may spli
 anywhere (inside a line, between ``\\r`` and ``\\n``), so state is kept between calls,
 as in httpx's ``LineDecoder``. ``flush()`` dispatches an event left open at EOF,
 because some upstreams end the stream without the final blank line.
+
+One deliberate leniency: some gateways, and Gemini's own SSE, send one ``data:`` line per
+JSON document with no blank line between them, and the reference clients read event
+streams line by line (python-genai yields every ``data:`` line as a document). So a
+``data:`` line that starts a JSON document (``{`` or ``[``) while the event so far is
+exactly one line holding a complete document (or ``[DONE]``) dispatches that event first.
+Spec-compliant multi-line data is untouched: its first line is not a complete document
+(``{`` alone), or its next lines do not start one, or it already has several lines. An
+``event:`` line that follows data is held until it is clear which event it names: the
+next one after such a split, otherwise (as the spec says) the one being built.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from shared.jsonutil import dumps
+from shared.jsonutil import dumps, loads
 
-__all__ = ["DONE", "SSEDecoder", "SSEEvent", "encode_comment", "encode_data", "encode_event"]
+__all__ = ["DONE", "SSEDecoder", "SSEEvent", "encode_comment", "encode_data", "encode_event", "is_json_document"]
 
 DONE = b"data: [DONE]\n\n"
 
@@ -28,16 +39,33 @@ class SSEEvent:
     event: str | None = None
 
 
+def is_json_document(data: bytes) -> bool:
+    """Whether ``data`` is one complete JSON document, or the ``[DONE]`` marker."""
+    if data == b"[DONE]":
+        return True
+    try:
+        loads(data)
+    except ValueError:
+        return False
+    return True
+
+
 class SSEDecoder:
-    """``feed(bytes) -> list[SSEEvent]``; ``flush() -> list[SSEEvent]`` at EOF."""
+    """``feed(bytes) -> list[SSEEvent]``; ``flush() -> list[SSEEvent]`` at EOF.
 
-    __slots__ = ("_tail", "_cr", "_data", "_event")
+    ``is_document`` decides whether a one-line event is complete when another ``data:``
+    line follows without a blank line (see the module docstring); it runs only then.
+    """
 
-    def __init__(self) -> None:
+    __slots__ = ("_tail", "_cr", "_data", "_event", "_next_event", "_is_document")
+
+    def __init__(self, is_document: Callable[[bytes], bool] = is_json_document) -> None:
         self._tail = b""
         self._cr = False
         self._data: list[bytes] = []
         self._event: str | None = None
+        self._next_event: str | None = None  # an ``event:`` line seen after data (see _line)
+        self._is_document = is_document
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
         if self._cr:
@@ -70,9 +98,10 @@ class SSEDecoder:
     def _line(self, line: bytes, events: list[SSEEvent]) -> None:
         if not line:
             if self._data:
-                events.append(SSEEvent(b"\n".join(self._data), self._event))
+                event = self._next_event if self._next_event is not None else self._event
+                events.append(SSEEvent(b"\n".join(self._data), event))
             self._data = []
-            self._event = None
+            self._event = self._next_event = None
             return
         if line[0] == 0x3A:  # ":" comment / keep-alive
             return
@@ -80,9 +109,20 @@ class SSEDecoder:
         if sep and value[:1] == b" ":
             value = value[1:]
         if field == b"data":
-            self._data.append(value)
+            data = self._data
+            if len(data) == 1 and value.lstrip()[:1] in (b"{", b"[") and self._is_document(data[0]):
+                # Back-to-back documents without a blank line: the first one is an event of its own.
+                events.append(SSEEvent(data[0], self._event))
+                self._data = [value]
+                self._event, self._next_event = self._next_event, None
+            else:
+                data.append(value)
         elif field == b"event":
-            self._event = value.decode("utf-8", "replace")
+            name = value.decode("utf-8", "replace")
+            if self._data:
+                self._next_event = name
+            else:
+                self._event = name
         # "id" and "retry" carry nothing the proxy uses.
 
 

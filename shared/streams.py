@@ -67,7 +67,8 @@ class SSEJsonDecoder:
     __slots__ = ("_sse", "_parse")
 
     def __init__(self, parse: Callable[[bytes], Any] = parse_json_or_literal) -> None:
-        self._sse = SSEDecoder()
+        # Back-to-back ``data:`` lines split where ``parse`` accepts the first one (Python-literal frames too).
+        self._sse = SSEDecoder(lambda data: _parses(parse, data))
         self._parse = parse
 
     def feed(self, chunk: bytes) -> list[Any]:
@@ -75,6 +76,16 @@ class SSEJsonDecoder:
 
     def flush(self) -> list[Any]:
         return [self._parse(e.data) for e in self._sse.flush() if e.data != b"[DONE]"]
+
+
+def _parses(parse: Callable[[bytes], Any], data: bytes) -> bool:
+    if data == b"[DONE]":
+        return True
+    try:
+        parse(data)
+    except (ValueError, ProxyError):
+        return False
+    return True
 
 
 def openai_error_frame(exc: ProxyError) -> bytes:

@@ -10,7 +10,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-__all__ = ["ClientCert", "UpstreamRequest", "UpstreamResponse"]
+__all__ = ["ACCEPT_ENCODING", "ClientCert", "UpstreamRequest", "UpstreamResponse"]
+
+# What both transports ask upstream for, on every call: the codings both client libraries
+# decode incrementally (urllib3 ``read1(decode_content=True)``, aiohttp's auto-decompression),
+# so a gateway that compresses event streams cannot break them. Set explicitly because each
+# library's default depends on what else is installed (``br`` with brotli, ``zstd`` with
+# zstandard), which would make the two stacks ask for different things.
+ACCEPT_ENCODING = "gzip, deflate"
 
 
 @dataclass(frozen=True, slots=True)

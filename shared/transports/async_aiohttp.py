@@ -10,9 +10,10 @@ running loop, and shared by every request of the worker; nothing here blocks the
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import aiohttp
@@ -20,6 +21,7 @@ import aiohttp
 from shared.config import Timeouts
 from shared.core import ProxyCore
 from shared.errors import (
+    ConfigError,
     ProxyError,
     TokenFetchError,
     UpstreamError,
@@ -28,15 +30,24 @@ from shared.errors import (
 )
 from shared.flow import Clock, Job, NeedToken, Reply, Send, Sleep, Streaming, StreamReply
 from shared.metrics import Recorder, retry_reason
+from shared.netenv import Egress, NetworkEnvironment, origin_of, proxy_failure, tls_failure
 from shared.silence import SilenceTimer
 from shared.streams import StreamRelay
-from shared.wire import UpstreamResponse
+from shared.transports.tls import CertificateError, TLSContexts
+from shared.wire import ACCEPT_ENCODING, ClientCert, UpstreamRequest, UpstreamResponse
 
 __all__ = ["Upstream"]
 
 
 class Upstream:
-    def __init__(self, core: ProxyCore, *, pool_size: int = 0, metrics: Recorder | None = None) -> None:
+    def __init__(
+        self,
+        core: ProxyCore,
+        *,
+        pool_size: int = 0,
+        metrics: Recorder | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
         self._core = core
         self._metrics = metrics if metrics is not None else Recorder()
         t = self._timeouts = core.config.timeouts
@@ -48,23 +59,73 @@ class Upstream:
         self._token_timeout = aiohttp.ClientTimeout(total=t.connect + t.token)
         self._pool_size = pool_size
         self._session: aiohttp.ClientSession | None = None
+        self._unpooled: aiohttp.ClientSession | None = None
         self._locks = {name: asyncio.Lock() for name in core.token_caches}
+        # Proxy and CA environment (shared/netenv.py), decided per origin like the sync
+        # transport's; aiohttp's own ``trust_env`` is off (it re-reads the environment on
+        # every request, with rules of its own). ``env`` replaces os.environ in tests.
+        self._network = NetworkEnvironment.from_env(os.environ if env is None else env)
+        self._contexts = TLSContexts()
+        self._contexts.get(self._network.trust)  # a CA variable naming a missing file stops start-up
+        self._by_origin: dict[str, _Route] = {}
+        self._with_cert: dict[tuple[str, ClientCert], _Route] = {}
 
     async def start(self) -> None:
         if self._session is None:
             connector = aiohttp.TCPConnector(limit=self._pool_size, ttl_dns_cache=300)
-            self._session = aiohttp.ClientSession(connector=connector, timeout=self._timeout)
+            self._session = aiohttp.ClientSession(
+                connector=connector, timeout=self._timeout, headers={"Accept-Encoding": ACCEPT_ENCODING}
+            )
 
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
             self._session = None
+        if self._unpooled is not None:
+            await self._unpooled.close()
+            self._unpooled = None
 
     @property
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None:
             raise RuntimeError("Upstream.start() was not awaited (the app's lifespan did not run)")
         return self._session
+
+    def _route(self, url: str) -> _Route:
+        origin = origin_of(url)
+        found = self._by_origin.get(origin)
+        if found is None:
+            found = self._by_origin[origin] = self._decide(url, None)
+        return found
+
+    def _cert_route(self, url: str, cert: ClientCert) -> _Route:
+        """The route with a client certificate (token calls of X.509 keys): cached per origin and certificate."""
+        key = (origin_of(url), cert)
+        found = self._with_cert.get(key)
+        if found is None:
+            found = self._with_cert[key] = self._decide(url, cert)
+        return found
+
+    def _decide(self, url: str, cert: ClientCert | None) -> _Route:
+        egress = self._network.egress(url)
+        kwargs: dict[str, Any] = {"proxy": egress.proxy.url if egress.proxy is not None else None}
+        if egress.trust is not None:
+            kwargs["ssl"] = self._contexts.get(egress.trust, cert)
+        return _Route(kwargs, pooled=egress.proxy is None or egress.trust is not None)
+
+    def _client(self, route: _Route) -> aiohttp.ClientSession:
+        if route.pooled:
+            return self._http
+        if self._unpooled is None:  # only ever needed for plain-HTTP origins behind a proxy
+            self._unpooled = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self._pool_size, force_close=True),
+                timeout=self._timeout,
+                headers=self._http.headers,
+            )
+        return self._unpooled
+
+    def _request_route(self, req: UpstreamRequest) -> _Route:
+        return self._route(req.url) if req.client_cert is None else self._cert_route(req.url, req.client_cert)
 
     async def run(self, job: Reply | Job) -> Reply | StreamReply:
         if isinstance(job, Reply):
@@ -123,10 +184,18 @@ class Upstream:
                 return token
             req = cache.fetch_request()
             try:
-                async with self._http.post(req.url, headers=dict(req.headers), timeout=self._token_timeout) as resp:
+                route = self._request_route(req)
+                async with self._client(route).post(
+                    req.url, headers=dict(req.headers), timeout=self._token_timeout, **route.kwargs
+                ) as resp:
                     status, body = resp.status, await resp.read()
             except (TimeoutError, aiohttp.ClientError) as exc:
-                raise TokenFetchError(f"could not reach the {req.label}: {_mapped(exc, 'it').message}") from None
+                reason = _mapped(
+                    exc, "it", self._network.egress(req.url), client_cert=req.client_cert is not None
+                ).message
+                raise TokenFetchError(f"could not reach the {req.label}: {reason}") from None
+            except (CertificateError, ConfigError) as exc:
+                raise TokenFetchError(f"could not use the client certificate for the {req.label}: {exc}") from None
             token = cache.accept(status, body, time.time())
             self._metrics.token_refreshed(cmd.sub_account.name)
             return token
@@ -134,36 +203,72 @@ class Upstream:
     async def _send(self, cmd: Send) -> tuple[UpstreamResponse, aiohttp.ClientResponse | None]:
         req = cmd.request
         try:
+            route = self._request_route(req)
             async with asyncio.timeout(self._timeouts.first_byte):
-                resp = await self._http.request(
+                resp = await self._client(route).request(
                     req.method,
                     req.url,
                     headers=dict(req.headers),
                     data=req.body,
                     timeout=self._stream_timeout if req.stream else self._timeout,
+                    **route.kwargs,
                 )
         except (TimeoutError, aiohttp.ClientError) as exc:
-            raise _mapped(exc, req.label) from None
+            raise _mapped(
+                exc, req.label, self._network.egress(req.url), client_cert=req.client_cert is not None
+            ) from None
+        except (CertificateError, ConfigError) as exc:
+            raise UpstreamError(f"could not use the client certificate for {req.label}: {exc}") from None
         headers = {k.lower(): v for k, v in resp.headers.items()}
         if req.stream and resp.status == 200:
             return UpstreamResponse(200, headers), resp
         try:
             body = await resp.read()
         except (TimeoutError, aiohttp.ClientError) as exc:
-            raise _mapped(exc, req.label) from None
+            raise _mapped(exc, req.label, self._network.egress(req.url)) from None
         finally:
             resp.release()
         return UpstreamResponse(resp.status, headers, body), None
 
 
-def _mapped(exc: BaseException, where: str) -> UpstreamError:
+class _Route:
+    """How to call one origin: aiohttp's keyword arguments, and whether its connections may be pooled.
+
+    Plain-HTTP requests through a forward proxy are forwarded by the proxy itself, and
+    many proxies (tinyproxy, for one) close the client connection after each answer
+    without sending ``Connection: close``. aiohttp would send the next POST on that dead
+    connection and fail (it retries only idempotent methods; urllib3 checks the socket
+    before reuse), so those origins get a session that closes connections after use.
+    """
+
+    __slots__ = ("kwargs", "pooled")
+
+    def __init__(self, kwargs: dict[str, Any], *, pooled: bool) -> None:
+        self.kwargs = kwargs
+        self.pooled = pooled
+
+
+def _mapped(exc: BaseException, where: str, egress: Egress, *, client_cert: bool = False) -> UpstreamError:
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
         return transport_error("connect_timeout", where)
     if isinstance(exc, asyncio.TimeoutError):
         return transport_error("timeout", where)
+    if isinstance(exc, aiohttp.ClientProxyConnectionError | aiohttp.ClientHttpProxyError) and egress.proxy is not None:
+        return proxy_failure(where, egress.proxy)
+    if isinstance(exc, aiohttp.ClientSSLError):
+        return tls_failure(where, egress.trust, client_cert=client_cert)
+    if client_cert and _dropped_after_connect(exc):
+        # A server refusing our certificate under TLS 1.3 does so after the handshake
+        # seemed to succeed: aiohttp sees a reset, requests an SSLError. Same message.
+        return tls_failure(where, egress.trust, client_cert=True)
     if isinstance(exc, aiohttp.ClientConnectionError):
         return transport_error("connect", where)
     return transport_error("other", where)
+
+
+def _dropped_after_connect(exc: BaseException) -> bool:
+    connected = not isinstance(exc, aiohttp.ClientConnectorError)
+    return connected and isinstance(exc, aiohttp.ClientOSError | aiohttp.ServerDisconnectedError)
 
 
 def _close(resp: aiohttp.ClientResponse | None) -> None:

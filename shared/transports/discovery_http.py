@@ -35,8 +35,10 @@ from shared.discovery import (
     parse_listing_page,
 )
 from shared.errors import TokenFetchError
+from shared.netenv import NetworkEnvironment, origin_of
 from shared.token_cache import TokenCache
-from shared.wire import UpstreamRequest
+from shared.transports.tls import CertificateError, TLSContexts
+from shared.wire import ClientCert, UpstreamRequest
 
 __all__ = ["REFRESH_ENV", "clear_cache", "discover_sub_account", "fetch_listing", "load_config_with_discovery"]
 
@@ -54,13 +56,48 @@ def _stderr(msg: str) -> None:
     print(f"proxy: warning: {msg}", file=sys.stderr, flush=True)
 
 
+class _Openers:
+    """``urllib`` openers per origin (and client certificate), with the proxy and TLS context
+    :mod:`shared.netenv` decides — the same decisions as both transports'. The environment is
+    read on first use (start-up), never the stdlib's own proxy rules."""
+
+    __slots__ = ("_network", "_contexts", "_openers")
+
+    def __init__(self) -> None:
+        self._network: NetworkEnvironment | None = None
+        self._contexts = TLSContexts()
+        self._openers: dict[tuple[str, ClientCert | None], urllib.request.OpenerDirector] = {}
+
+    def get(self, req: UpstreamRequest) -> urllib.request.OpenerDirector:
+        key = (origin_of(req.url), req.client_cert)
+        opener = self._openers.get(key)
+        if opener is None:
+            if self._network is None:
+                self._network = NetworkEnvironment.from_env(os.environ)  # ConfigError: start-up stops
+            egress = self._network.egress(req.url)
+            scheme = req.url.partition(":")[0].lower()
+            handlers: list[urllib.request.BaseHandler] = [
+                urllib.request.ProxyHandler({scheme: egress.proxy.url} if egress.proxy is not None else {})
+            ]
+            if egress.trust is not None:
+                handlers.append(urllib.request.HTTPSHandler(context=self._contexts.get(egress.trust, req.client_cert)))
+            opener = self._openers[key] = urllib.request.build_opener(*handlers)
+        return opener
+
+
+_openers = _Openers()
+
+
 def _send(req: UpstreamRequest, timeout: float) -> tuple[int, bytes]:
     request = urllib.request.Request(req.url, data=req.body, headers=dict(req.headers), method=req.method)
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as resp:  # noqa: S310 (http(s) from the service key)
+        opener = _openers.get(req)
+        with opener.open(request, timeout=timeout) as resp:
             return int(resp.status), resp.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read()
+    except CertificateError as exc:
+        raise DiscoveryError(f"{req.label}: {exc}") from None
     except (urllib.error.URLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", exc)
         raise DiscoveryError(f"{req.label}: {reason}") from exc

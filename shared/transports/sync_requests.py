@@ -9,11 +9,13 @@ happens — including the client going away, which closes this generator.
 
 from __future__ import annotations
 
+import os
 import queue
 import random
+import ssl
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import requests
@@ -22,6 +24,7 @@ from requests.adapters import HTTPAdapter
 from shared.config import Timeouts
 from shared.core import ProxyCore
 from shared.errors import (
+    ConfigError,
     ProxyError,
     TokenFetchError,
     UpstreamError,
@@ -30,9 +33,11 @@ from shared.errors import (
 )
 from shared.flow import Clock, Job, NeedToken, Reply, Send, Sleep, Streaming, StreamReply
 from shared.metrics import Recorder, retry_reason
+from shared.netenv import Egress, NetworkEnvironment, origin_of, proxy_failure, tls_failure
 from shared.silence import SilenceTimer
 from shared.streams import StreamRelay
-from shared.wire import UpstreamRequest, UpstreamResponse
+from shared.transports.tls import CertificateError, TLSContexts
+from shared.wire import ACCEPT_ENCODING, ClientCert, UpstreamRequest, UpstreamResponse
 
 __all__ = ["Upstream"]
 
@@ -40,7 +45,14 @@ READ_SIZE = 65536
 
 
 class Upstream:
-    def __init__(self, core: ProxyCore, *, pool_size: int = 512, metrics: Recorder | None = None) -> None:
+    def __init__(
+        self,
+        core: ProxyCore,
+        *,
+        pool_size: int = 512,
+        metrics: Recorder | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
         self._core = core
         self._metrics = metrics if metrics is not None else Recorder()
         t = self._timeouts = core.config.timeouts
@@ -48,7 +60,9 @@ class Upstream:
         # Streams: the pump enforces first_byte/idle itself (with keep-alives); this is only a backstop.
         self._stream_timeout = (t.connect, max(t.first_byte, t.idle))
         self._token_timeout = (t.connect, t.token)
-        self._session = _PooledSession(pool_size)
+        # Proxy and CA environment (shared/netenv.py); ``env`` replaces os.environ in tests.
+        network = NetworkEnvironment.from_env(os.environ if env is None else env)
+        self._session = _PooledSession(pool_size, network, TLSContexts())
         self._locks = {name: threading.Lock() for name in core.token_caches}
 
     def start(self) -> None:
@@ -117,7 +131,12 @@ class Upstream:
                 resp = self._session.request(req, self._token_timeout)
                 body = resp.content
             except requests.RequestException as exc:
-                raise TokenFetchError(f"could not reach the {req.label}: {_mapped(exc, 'it').message}") from None
+                reason = _mapped(
+                    exc, "it", self._session.egress(req.url), client_cert=req.client_cert is not None
+                ).message
+                raise TokenFetchError(f"could not reach the {req.label}: {reason}") from None
+            except (CertificateError, ConfigError) as exc:
+                raise TokenFetchError(f"could not use the client certificate for the {req.label}: {exc}") from None
             token = cache.accept(resp.status_code, body, time.time())
             self._metrics.token_refreshed(cmd.sub_account.name)
             return token
@@ -127,51 +146,98 @@ class Upstream:
         try:
             resp = self._session.request(req, self._stream_timeout if req.stream else self._timeout)
         except requests.RequestException as exc:
-            raise _mapped(exc, req.label) from None
+            raise _mapped(
+                exc, req.label, self._session.egress(req.url), client_cert=req.client_cert is not None
+            ) from None
+        except (CertificateError, ConfigError) as exc:
+            raise UpstreamError(f"could not use the client certificate for {req.label}: {exc}") from None
         headers = {k.lower(): v for k, v in resp.headers.items()}
         if req.stream and resp.status_code == 200:
             return UpstreamResponse(200, headers), resp
         try:
             body = resp.content
         except requests.RequestException as exc:
-            raise _mapped(exc, req.label) from None
+            raise _mapped(exc, req.label, self._session.egress(req.url)) from None
         finally:
             resp.close()
         return UpstreamResponse(resp.status_code, headers, body), None
 
 
-class _PooledSession:
-    """One ``requests.Session`` whose environment settings are looked up once per origin.
+class _TLSAdapter(HTTPAdapter):
+    """An ``HTTPAdapter`` that accepts a ready ``ssl.SSLContext`` as ``verify``.
 
-    With ``trust_env`` on, requests re-reads the proxy variables, ``no_proxy`` and
-    ``~/.netrc`` on every request: about a tenth of the Flask worker's CPU per request
-    (py-spy, docs/load-testing.md). Proxies and the CA bundle only change per origin, so a
-    probe session resolves them once per ``scheme://host:port`` and the pooled session,
-    with ``trust_env`` off, is handed the answer. ``~/.netrc`` is not consulted: every
-    upstream call carries its own Authorization header, which netrc would overwrite.
+    The context (from :class:`~shared.transports.tls.TLSContexts`) carries the trusted CAs
+    and any client certificate, so every pool of one trust shares it; with a path as
+    ``verify`` requests would make urllib3 load the CA file into a fresh context on every
+    new connection, and a client certificate would have to live in a file.
     """
 
-    __slots__ = ("_session", "_probe", "_by_origin")
+    def build_connection_pool_key_attributes(
+        self, request: requests.PreparedRequest, verify: Any, cert: Any = None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        if isinstance(verify, ssl.SSLContext):
+            host_params, _ = super().build_connection_pool_key_attributes(request, True, None)
+            return host_params, {"cert_reqs": "CERT_REQUIRED", "ssl_context": verify}
+        return super().build_connection_pool_key_attributes(request, verify, cert)
 
-    def __init__(self, pool_size: int) -> None:
+    def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
+        if not isinstance(verify, ssl.SSLContext):  # the context already holds CAs and certificate
+            super().cert_verify(conn, url, verify, cert)
+
+
+class _PooledSession:
+    """One ``requests.Session`` whose proxy and TLS settings are decided once per origin.
+
+    requests' own ``trust_env`` re-reads the proxy variables, ``no_proxy`` and ``~/.netrc``
+    on every request (about a tenth of the Flask worker's CPU, docs/load-testing.md) and
+    follows rules of its own; here ``trust_env`` is off and the session is handed, per
+    ``scheme://host:port``, the decision of :class:`~shared.netenv.NetworkEnvironment` —
+    the same one the FastAPI transport and discovery use. ``~/.netrc`` is not consulted:
+    every upstream call carries its own Authorization header.
+    """
+
+    __slots__ = ("_session", "_network", "_contexts", "_by_origin", "_with_cert")
+
+    def __init__(self, pool_size: int, network: NetworkEnvironment, contexts: TLSContexts) -> None:
         self._session = requests.Session()
         self._session.trust_env = False
-        adapter = HTTPAdapter(pool_connections=32, pool_maxsize=pool_size, max_retries=0)
+        self._session.headers["Accept-Encoding"] = ACCEPT_ENCODING
+        adapter = _TLSAdapter(pool_connections=32, pool_maxsize=pool_size, max_retries=0)
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
-        self._probe = requests.Session()
+        self._network = network
+        self._contexts = contexts
+        contexts.get(network.trust)  # a CA variable naming a missing file stops start-up
         self._by_origin: dict[str, dict[str, Any]] = {}
+        self._with_cert: dict[tuple[str, ClientCert], dict[str, Any]] = {}
+
+    def egress(self, url: str) -> Egress:
+        return self._network.egress(url)
 
     def _settings(self, url: str) -> dict[str, Any]:
-        scheme, _, rest = url.partition("://")
-        origin = f"{scheme}://{rest.split('/', 1)[0]}"
+        origin = origin_of(url)
         found = self._by_origin.get(origin)
         if found is None:
-            env = self._probe.merge_environment_settings(url, {}, None, None, None)
-            found = self._by_origin[origin] = {"proxies": env["proxies"], "verify": env["verify"], "cert": env["cert"]}
+            found = self._by_origin[origin] = self._decide(url, None)
+        return found
+
+    def _decide(self, url: str, cert: ClientCert | None) -> dict[str, Any]:
+        egress = self._network.egress(url)
+        scheme = url.partition(":")[0].lower()
+        proxies = {scheme: egress.proxy.url} if egress.proxy is not None else {}
+        verify: Any = self._contexts.get(egress.trust, cert) if egress.trust is not None else True
+        return {"proxies": proxies, "verify": verify}
+
+    def _cert_settings(self, url: str, cert: ClientCert) -> dict[str, Any]:
+        """Settings with a client certificate (token calls of X.509 keys): cached per origin and certificate."""
+        key = (origin_of(url), cert)
+        found = self._with_cert.get(key)
+        if found is None:
+            found = self._with_cert[key] = self._decide(url, cert)
         return found
 
     def request(self, req: UpstreamRequest, timeout: tuple[float, float]) -> requests.Response:
+        settings = self._settings(req.url) if req.client_cert is None else self._cert_settings(req.url, req.client_cert)
         return self._session.request(
             req.method,
             req.url,
@@ -179,19 +245,22 @@ class _PooledSession:
             data=req.body,
             stream=req.stream,
             timeout=timeout,
-            **self._settings(req.url),
+            **settings,
         )
 
     def close(self) -> None:
         self._session.close()
-        self._probe.close()
 
 
-def _mapped(exc: BaseException, where: str) -> UpstreamError:
+def _mapped(exc: BaseException, where: str, egress: Egress, *, client_cert: bool = False) -> UpstreamError:
     if isinstance(exc, requests.ConnectTimeout):
         return transport_error("connect_timeout", where)
     if isinstance(exc, requests.Timeout):
         return transport_error("timeout", where)
+    if isinstance(exc, requests.exceptions.ProxyError) and egress.proxy is not None:
+        return proxy_failure(where, egress.proxy)
+    if isinstance(exc, requests.exceptions.SSLError):
+        return tls_failure(where, egress.trust, client_cert=client_cert)
     if isinstance(exc, requests.ConnectionError):
         return transport_error("connect", where)
     return transport_error("other", where)
@@ -236,9 +305,12 @@ def pump_stream(resp: requests.Response, relay: StreamRelay, timeouts: Timeouts)
 
 def _read_into(resp: requests.Response, chunks: queue.SimpleQueue[bytes | BaseException]) -> None:
     raw = resp.raw
+    # A compressed stream (we asked for ACCEPT_ENCODING) is inflated by urllib3 as it
+    # arrives; an identity one is read exactly as before, with no decoder in the way.
+    decode = resp.headers.get("content-encoding", "identity").strip().lower() != "identity"
     try:
         while True:
-            data = raw.read1(READ_SIZE)  # returns as soon as any bytes arrive
+            data = raw.read1(READ_SIZE, decode_content=decode)  # returns as soon as any bytes arrive
             chunks.put(data)
             if not data:
                 return

@@ -71,3 +71,71 @@ def test_chat_stream_keeps_output_made_before_an_error():
     assert out.startswith(b'data: {"n":1}\n\ndata: {"error":')
     assert out.endswith(b"data: [DONE]\n\n") and out.count(b"[DONE]") == 1
     assert stream.fail(UpstreamError("again")) == b""
+
+
+# Back-to-back data lines: some gateways, and Gemini's SSE, put one JSON document per
+# ``data:`` line with no blank line between them (python-genai reads each line as a document).
+BACK_TO_BACK = (
+    b'data: {"n": 1}\n'
+    b'data: {"n": 2}\r\n'
+    b": keep-alive\n"
+    b'data:[{"n": 3}]\r'
+    b"data: [DONE]\n"
+    b'data: {"n": 4}\n'  # trailing: ended by EOF, no line break after the last event
+    b'data: {"n": 5}'
+)
+
+
+@pytest.mark.parametrize("mode", FEED_MODES)
+def test_back_to_back_json_data_lines_are_separate_events(mode):
+    d = SSEDecoder()
+    got = feed_all(d.feed, d.flush, BACK_TO_BACK, mode)
+    assert got == [
+        SSEEvent(b'{"n": 1}'),
+        SSEEvent(b'{"n": 2}'),
+        SSEEvent(b'[{"n": 3}]'),
+        SSEEvent(b"[DONE]"),
+        SSEEvent(b'{"n": 4}'),
+        SSEEvent(b'{"n": 5}'),
+    ]
+
+
+@pytest.mark.parametrize("mode", FEED_MODES)
+def test_named_events_without_blank_lines_keep_their_names(mode):
+    data = b'event: a\ndata: {"x": 1}\nevent: b\ndata: {"x": 2}\n\nevent: c\ndata: {"x": 3}\n\n\n'
+    d = SSEDecoder()
+    assert feed_all(d.feed, d.flush, data, mode) == [
+        SSEEvent(b'{"x": 1}', "a"),
+        SSEEvent(b'{"x": 2}', "b"),
+        SSEEvent(b'{"x": 3}', "c"),
+    ]
+
+
+SPEC_MULTILINE = (
+    b'data: {\ndata: "a": 1\ndata: }\n\n'  # one JSON document over three lines
+    b"data: [1,\ndata: [2]]\n\n"  # the second line starts like a document, the first is not one
+    b"data: first line\ndata: {not json}\n\n"  # plain text lines are joined as the spec says
+    b'data: {"x": 1}\nevent: late\n\n'  # the event field may follow the data
+    b'data: {"y": 1}\ndata: tail\ndata: {"z": 1}\n\n'  # a third line never splits a multi-line event
+)
+
+
+@pytest.mark.parametrize("mode", FEED_MODES)
+def test_spec_compliant_multi_line_events_are_unchanged(mode):
+    d = SSEDecoder()
+    assert feed_all(d.feed, d.flush, SPEC_MULTILINE + b"\n: trailing comment\n", mode) == [
+        SSEEvent(b'{\n"a": 1\n}'),
+        SSEEvent(b"[1,\n[2]]"),
+        SSEEvent(b"first line\n{not json}"),
+        SSEEvent(b'{"x": 1}', "late"),
+        SSEEvent(b'{"y": 1}\ntail\n{"z": 1}'),
+    ]
+
+
+@pytest.mark.parametrize("mode", FEED_MODES)
+def test_json_decoder_reads_back_to_back_documents_and_python_literal_frames(mode):
+    from shared.streams import SSEJsonDecoder
+
+    data = b"data: {'a': 1}\ndata: {'b': 2}\ndata: {\"c\": 3}\ndata: [DONE]\n"
+    d = SSEJsonDecoder()
+    assert feed_all(d.feed, d.flush, data, mode) == [{"a": 1}, {"b": 2}, {"c": 3}]
