@@ -7,11 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-<<<<<<< HEAD
-.PHONY: install haproxy chromium agents run test lint typecheck unit contract agent-tier rollout bench bench-quick clean
-=======
-.PHONY: install haproxy chromium tinyproxy run test lint typecheck unit contract rollout bench bench-quick clean
->>>>>>> h-transports
+.PHONY: install haproxy chromium tinyproxy agents run test lint typecheck unit contract agent-tier rollout bench bench-quick clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -52,7 +48,6 @@ chromium:
 	  $(call apt_install,chromium,the offline /docs browser test is skipped (or set CHROMIUM_BIN)); \
 	fi
 
-<<<<<<< HEAD
 # The real coding agents for tests/agents: Claude Code and Codex at the versions pinned in
 # tests/agents/package-lock.json, installed with `npm ci` into .cache/agents (git-ignored) and
 # re-installed only when the pins change. Node.js/npm come from apt-get when missing; unlike
@@ -76,7 +71,7 @@ $(AGENTS_STAMP): tests/agents/package.json tests/agents/package-lock.json
 	touch $@
 
 agents: $(AGENTS_STAMP)
-=======
+
 # tinyproxy is the corporate forward proxy the network tests put in front of the simulator
 # (tests/contract/test_network.py, tests/transports); TINYPROXY_BIN points at another binary.
 # Debian starts its system service on install (where the init system allows): the tests run
@@ -90,7 +85,6 @@ tinyproxy:
 	    SUDO=; if [ "$$(id -u)" != 0 ]; then SUDO=sudo; fi; $$SUDO systemctl disable --now tinyproxy || true; \
 	  fi; \
 	fi
->>>>>>> h-transports
 
 # `make run` starts FastAPI at 10 % (`make run FASTAPI_WEIGHT=50`); a bare `proxyctl up`
 # restores the share last set instead (.run/rollout.json).
@@ -98,11 +92,7 @@ FASTAPI_WEIGHT ?= 10
 run: install haproxy
 	$(BIN)/proxyctl up --fastapi-weight $(FASTAPI_WEIGHT)
 
-<<<<<<< HEAD
-test: install haproxy chromium agents lint typecheck
-=======
-test: install haproxy chromium tinyproxy lint typecheck
->>>>>>> h-transports
+test: install haproxy chromium tinyproxy agents lint typecheck
 	$(BIN)/python -m pytest -q
 
 lint: install
