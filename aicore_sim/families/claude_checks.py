@@ -135,8 +135,12 @@ def _allowed_keys(model: str, betas: list[str]) -> frozenset[str]:
     return frozenset(keys)
 
 
-def validate_invoke(body: Any, model: str) -> None:
-    """Raise :class:`Refusal` for a body Bedrock would refuse for this model's generation."""
+def validate_invoke(body: Any, model: str = "anthropic--claude-4-sonnet") -> None:
+    """Raise :class:`Refusal` for a body Bedrock would refuse for this model's generation.
+
+    ``model`` is the AI Core model name (default: Claude 4 Sonnet, for callers that check a body
+    without naming a model, such as the proxy's cross-check tests).
+    """
     if not isinstance(body, dict):
         raise _malformed("#: expected type: JSONObject")
     profile = claude_profile(model)

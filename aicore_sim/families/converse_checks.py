@@ -89,8 +89,12 @@ def _check_block(where: str, block: Any, role: str, prev_ids: set[str]) -> None:
         raise _bad(f"{where}.reasoningContent: only allowed in assistant turns")
 
 
-def validate_converse(body: Any, model: str) -> None:
-    """Raise :class:`Refusal` for a body Converse would refuse for this model's generation."""
+def validate_converse(body: Any, model: str = "anthropic--claude-4-sonnet") -> None:
+    """Raise :class:`Refusal` for a body Converse would refuse for this model's generation.
+
+    ``model`` is the AI Core model name (default: Claude 4 Sonnet, for callers that check a body
+    without naming a model, such as the proxy's cross-check tests).
+    """
     if _has_cache_control(body):
         raise Refusal(400, raw=b"{}")
     if not isinstance(body, dict):
