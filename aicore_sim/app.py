@@ -219,7 +219,9 @@ class Simulator:
             return _MISSING_API_VERSION, []
         key = None
         if len(req.body) <= MAX_BODY:
-            query = req.query_string if dep.family == "gemini" else ""
+            # The query is part of the answer for Gemini (alt=sse) and Azure (api-version decides
+            # which arguments exist), so it is part of the replay-cache key there.
+            query = req.query_string if dep.family in ("gemini", "openai") else ""
             key = (dep.id, action, stream, prof.chunks, query, req.body)
             hit = self.cache.get(key)
             if hit is not None:

@@ -57,6 +57,19 @@ DEFAULT_TOPOLOGY: dict[str, Any] = {
                     claude_api="converse",
                 ),
                 _dep("da-gemini-2-5-pro", "gemini-2.5-pro", "gemini"),
+                # One deployment per Claude generation whose request rules differ
+                # (aicore_sim.families.claude_rules), named as SAP's model list names them
+                # (SAP/ai-sdk-js scripts/sap-models.json, packages/core/src/model-types.ts).
+                _dep("da-claude-3-5-sonnet", "anthropic--claude-3.5-sonnet", "claude"),
+                _dep("da-claude-4-5-sonnet", "anthropic--claude-4.5-sonnet", "claude"),
+                _dep("da-claude-4-5-haiku", "anthropic--claude-4.5-haiku", "claude"),
+                _dep("da-claude-4-6-sonnet", "anthropic--claude-4.6-sonnet", "claude"),
+                _dep("da-claude-4-6-opus", "anthropic--claude-4.6-opus", "claude"),
+                _dep("da-claude-4-7-opus", "anthropic--claude-4.7-opus", "claude"),
+                # SAP announced "Gemini 3.0 Pro" (SAP-docs/sap-artificial-intelligence,
+                # what-s-new-for-sap-ai-launchpad, 2026-03-01) without a model id; SAP drops Google's
+                # "-preview" suffix in its names (gemini-3-pro-image, gemini-3.1-flash-lite).
+                _dep("da-gemini-3-pro", "gemini-3-pro", "gemini"),
             ],
         },
         {

@@ -16,24 +16,33 @@ import orjson
 from aicore_sim.answers import Answer, Conversation, compute_answer, split_chunks, split_fragments, text_chars
 from aicore_sim.families.base import Call, Frames, Outcome, Refusal, json_outcome, rand_id, sse
 from aicore_sim.families.claude_checks import validate_invoke
+from aicore_sim.families.claude_rules import claude_profile, known_generation
 
-__all__ = ["claude_model_id", "handle_invoke", "tool_result_text"]
+__all__ = ["claude_model_id", "handle_invoke", "thinking_display", "tool_result_text"]
 
-_MODEL_IDS = {
-    "anthropic--claude-4-sonnet": "claude-sonnet-4-20250514",
-    "anthropic--claude-4.5-sonnet": "claude-sonnet-4-5-20250929",
-    "anthropic--claude-3.7-sonnet": "claude-3-7-sonnet-20250219",
-    "anthropic--claude-3.5-sonnet": "claude-3-5-sonnet-20241022",
-    "anthropic--claude-4-opus": "claude-opus-4-20250514",
-    "anthropic--claude-4.1-opus": "claude-opus-4-1-20250805",
-    "anthropic--claude-3-haiku": "claude-3-haiku-20240307",
-}
 _STOP = {"stop": "end_turn", "stop_sequence": "stop_sequence", "length": "max_tokens", "tool": "tool_use"}
 
 
 def claude_model_id(model: str) -> str:
-    """The Anthropic model id reported for an AI Core model name."""
-    return _MODEL_IDS.get(model, model.removeprefix("anthropic--") + "-20250101")
+    """The Anthropic model id Bedrock reports for an AI Core model name (see claude_rules)."""
+    if known_generation(model):
+        return claude_profile(model).model_id
+    return model.removeprefix("anthropic--") + "-20250101"
+
+
+def thinking_display(model: str, thinking: Any) -> str | None:
+    """``summarized``/``omitted`` when thinking is on, else None.
+
+    Opus 4.7 omits the thinking text unless asked ("Opus 4.7 changed the default for the
+    display parameter to "omitted" (Opus 4.6 and earlier defaulted to "summarized")",
+    anthropics/claude-code#49268); an omitted block keeps its signature.
+    """
+    if not isinstance(thinking, dict) or thinking.get("type") not in ("enabled", "adaptive"):
+        return None
+    display = thinking.get("display")
+    if display in ("summarized", "omitted"):
+        return str(display)
+    return "omitted" if claude_profile(model).sampling_removed else "summarized"
 
 
 def tool_result_text(content: Any) -> str:
@@ -90,7 +99,7 @@ def _conversation(body: dict[str, Any]) -> Conversation:
     conv.max_tokens = body["max_tokens"]
     conv.stop = [s for s in body.get("stop_sequences") or [] if isinstance(s, str)]
     thinking = body.get("thinking")
-    conv.thinking = isinstance(thinking, dict) and thinking.get("type") == "enabled"
+    conv.thinking = isinstance(thinking, dict) and thinking.get("type") in ("enabled", "adaptive")
     return conv
 
 
@@ -106,7 +115,7 @@ def _usage(ans: Answer) -> dict[str, Any]:
 def handle_invoke(call: Call) -> Outcome:
     """Validate, answer and render one ``invoke`` / ``invoke-with-response-stream`` call."""
     try:
-        validate_invoke(call.body)
+        validate_invoke(call.body, call.dep.model)
     except Refusal as refusal:
         return refusal.outcome()
     ans = compute_answer(call.dep.model, _conversation(call.body), preamble=True)
@@ -115,7 +124,8 @@ def handle_invoke(call: Call) -> Outcome:
     tool_id = "toolu_bdrk_" + rand_id(24) if ans.tool_name else ""
     blocks: list[dict[str, Any]] = []
     if ans.thinking:
-        blocks.append({"type": "thinking", "thinking": ans.thinking, "signature": signature})
+        shown = ans.thinking if thinking_display(call.dep.model, call.body.get("thinking")) == "summarized" else ""
+        blocks.append({"type": "thinking", "thinking": shown, "signature": signature})
     if ans.text or not ans.tool_name:
         blocks.append({"type": "text", "text": ans.text})
     if ans.tool_name:

@@ -9,6 +9,15 @@ from __future__ import annotations
 from typing import Any
 
 from aicore_sim.families.base import Refusal
+from aicore_sim.families.claude_rules import (
+    betas_of,
+    check_anthropic_beta,
+    check_generation_thinking,
+    check_max_tokens,
+    check_output_config,
+    check_sampling,
+    claude_profile,
+)
 
 __all__ = ["check_thinking", "validate_invoke"]
 
@@ -37,18 +46,36 @@ def _bad(message: str) -> Refusal:
     return Refusal(400, {"message": message})
 
 
-def check_thinking(thinking: Any, max_tokens: int, temperature: Any, bad: Any) -> bool:
-    """Anthropic's extended-thinking rules; returns whether thinking is on."""
+def check_thinking(
+    thinking: Any, max_tokens: int, temperature: Any, bad: Any, interleaved: bool = False, adaptive: bool = False
+) -> bool:
+    """Anthropic's extended-thinking rules; returns whether thinking is on.
+
+    ``adaptive`` says whether the generation knows ``type: adaptive`` (which generation
+    accepts which form is decided by :func:`check_generation_thinking` before this runs).
+    With the interleaved-thinking beta the budget may exceed ``max_tokens``
+    (https://docs.claude.com/en/docs/build-with-claude/extended-thinking#interleaved-thinking:
+    "budget_tokens can exceed the max_tokens parameter").
+    """
     if thinking is None:
         return False
-    if not isinstance(thinking, dict) or thinking.get("type") not in ("enabled", "disabled"):
-        raise bad("thinking: type must be 'enabled' or 'disabled'")
+    kinds = ("enabled", "disabled", "adaptive") if adaptive else ("enabled", "disabled")
+    if not isinstance(thinking, dict) or thinking.get("type") not in kinds:
+        raise bad(
+            "thinking: type must be 'enabled', 'disabled' or 'adaptive'"
+            if adaptive
+            else "thinking: type must be 'enabled' or 'disabled'"
+        )
     if thinking["type"] == "disabled":
         return False
+    if thinking["type"] == "adaptive":
+        if temperature is not None and temperature != 1:
+            raise bad("`temperature` may only be set to 1 when thinking is enabled.")
+        return True
     budget = thinking.get("budget_tokens")
     if not isinstance(budget, int) or isinstance(budget, bool) or budget < 1024:
         raise bad("thinking.enabled.budget_tokens: Input should be greater than or equal to 1024")
-    if max_tokens <= budget:
+    if max_tokens <= budget and not interleaved:
         raise bad(
             "`max_tokens` must be greater than `thinking.budget_tokens`. Please consult our documentation at "
             "https://docs.claude.com/en/docs/build-with-claude/extended-thinking#max-tokens-and-context-window-size"
@@ -91,12 +118,36 @@ def _check_block(i: int, j: int, block: Any, role: str, prev_ids: set[str]) -> N
         raise _malformed(f"{where}: required keys [thinking, signature] not found")
 
 
-def validate_invoke(body: Any) -> None:
-    """Raise :class:`Refusal` for a body Bedrock would refuse."""
+def _allowed_keys(model: str, betas: list[str]) -> frozenset[str]:
+    """Top-level keys of the generation's InvokeModel schema.
+
+    `output_config` exists from the generations with effort or structured output on
+    (see claude_rules); `context_management` is the body field of the
+    context-management-2025-06-27 beta (Bedrock request reference, anthropic_beta list), so it
+    is accepted only with that beta, on a generation that knows the beta.
+    """
+    profile = claude_profile(model)
+    keys = set(_TOP)
+    if profile.effort or profile.structured_output:
+        keys.add("output_config")
+    if "context-management-2025-06-27" in betas and "context-management-2025-06-27" in profile.betas:
+        keys.add("context_management")
+    return frozenset(keys)
+
+
+def validate_invoke(body: Any, model: str = "anthropic--claude-4-sonnet") -> None:
+    """Raise :class:`Refusal` for a body Bedrock would refuse for this model's generation.
+
+    ``model`` is the AI Core model name (default: Claude 4 Sonnet, for callers that check a body
+    without naming a model, such as the proxy's cross-check tests).
+    """
     if not isinstance(body, dict):
         raise _malformed("#: expected type: JSONObject")
+    profile = claude_profile(model)
+    betas = betas_of(body.get("anthropic_beta"))
+    allowed = _allowed_keys(model, betas)
     for key in body:
-        if key not in _TOP:
+        if key not in allowed:
             raise _malformed(f"#: extraneous key [{key}] is not permitted")
     for key in ("anthropic_version", "max_tokens", "messages"):
         if key not in body:
@@ -106,7 +157,19 @@ def validate_invoke(body: Any) -> None:
     max_tokens = body["max_tokens"]
     if not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1:
         raise _malformed("#/max_tokens: expected an integer >= 1")
-    check_thinking(body.get("thinking"), max_tokens, body.get("temperature"), _bad)
+    check_anthropic_beta(profile, betas)
+    check_max_tokens(profile, max_tokens, betas)
+    check_generation_thinking(profile, body.get("thinking"))
+    check_thinking(
+        body.get("thinking"),
+        max_tokens,
+        body.get("temperature"),
+        _bad,
+        interleaved="interleaved-thinking-2025-05-14" in betas,
+        adaptive="adaptive" in profile.thinking_types,
+    )
+    check_output_config(profile, body.get("output_config"), betas)
+    check_sampling(profile, body, {"temperature": "temperature", "top_p": "top_p", "top_k": "top_k"})
     stops = body.get("stop_sequences")
     if stops is not None and (not isinstance(stops, list) or not all(isinstance(x, str) for x in stops)):
         raise _malformed("#/stop_sequences: expected type: JSONArray of strings")

@@ -13,6 +13,7 @@ import orjson
 
 from aicore_sim.answers import Answer, Conversation, compute_answer, split_chunks, split_fragments, text_chars
 from aicore_sim.families.base import Call, Frames, Outcome, Refusal, json_outcome, rand_id
+from aicore_sim.families.claude import thinking_display
 from aicore_sim.families.converse_checks import validate_converse
 
 __all__ = ["handle_converse"]
@@ -63,7 +64,7 @@ def _conversation(body: dict[str, Any]) -> tuple[Conversation, bool]:
     conv.max_tokens = inference.get("maxTokens")
     conv.stop = [s for s in inference.get("stopSequences") or [] if isinstance(s, str)]
     thinking = (body.get("additionalModelRequestFields") or {}).get("thinking")
-    conv.thinking = isinstance(thinking, dict) and thinking.get("type") == "enabled"
+    conv.thinking = isinstance(thinking, dict) and thinking.get("type") in ("enabled", "adaptive")
     return conv, has_cache
 
 
@@ -82,7 +83,7 @@ def _usage(ans: Answer, has_cache: bool) -> dict[str, Any]:
 def handle_converse(call: Call) -> Outcome:
     """Validate, answer and render one ``converse`` / ``converse-stream`` call."""
     try:
-        validate_converse(call.body)
+        validate_converse(call.body, call.dep.model)
     except Refusal as refusal:
         return refusal.outcome()
     conv, has_cache = _conversation(call.body)
@@ -90,8 +91,10 @@ def handle_converse(call: Call) -> Outcome:
     signature = "sim-sig-" + rand_id(16)
     tool_id = "tooluse_" + rand_id(22)
     blocks: list[dict[str, Any]] = []
+    thinking = (call.body.get("additionalModelRequestFields") or {}).get("thinking")
+    shown = ans.thinking if thinking_display(call.dep.model, thinking) == "summarized" else ""
     if ans.thinking:
-        blocks.append({"reasoningContent": {"reasoningText": {"text": ans.thinking, "signature": signature}}})
+        blocks.append({"reasoningContent": {"reasoningText": {"text": shown, "signature": signature}}})
     if ans.text or not ans.tool_name:
         blocks.append({"text": ans.text})
     if ans.tool_name:
@@ -116,7 +119,7 @@ def handle_converse(call: Call) -> Outcome:
     for index, block in enumerate(blocks):
         deltas: list[dict[str, Any]]
         if "reasoningContent" in block:
-            deltas = [{"reasoningContent": {"text": p}} for p in split_chunks(ans.thinking, call.chunks)]
+            deltas = [{"reasoningContent": {"text": p}} for p in split_chunks(shown, call.chunks)]
             deltas.append({"reasoningContent": {"signature": signature}})
         elif "text" in block:
             deltas = [{"text": p} for p in split_chunks(ans.text, call.chunks)]

@@ -10,12 +10,25 @@ from typing import Any
 
 from aicore_sim.families.base import Refusal
 from aicore_sim.families.claude_checks import check_thinking
+from aicore_sim.families.claude_rules import (
+    ClaudeProfile,
+    betas_of,
+    check_anthropic_beta,
+    check_generation_thinking,
+    check_max_tokens,
+    check_output_config,
+    check_sampling,
+    claude_profile,
+)
 
 __all__ = ["validate_converse"]
 
+# `outputConfig` is Converse's structured-output field ("For Converse APIs, use the
+# outputConfig.textFormat request field",
+# https://docs.aws.amazon.com/bedrock/latest/userguide/structured-output.html).
 _TOP = frozenset(
     "messages system inferenceConfig toolConfig additionalModelRequestFields guardrailConfig promptVariables "
-    "additionalModelResponseFieldPaths requestMetadata performanceConfig".split()
+    "additionalModelResponseFieldPaths requestMetadata performanceConfig outputConfig".split()
 )
 _BLOCKS = frozenset(
     "text image document video toolUse toolResult reasoningContent cachePoint guardContent citationsContent".split()
@@ -76,8 +89,12 @@ def _check_block(where: str, block: Any, role: str, prev_ids: set[str]) -> None:
         raise _bad(f"{where}.reasoningContent: only allowed in assistant turns")
 
 
-def validate_converse(body: Any) -> None:
-    """Raise :class:`Refusal` for a body Converse would refuse."""
+def validate_converse(body: Any, model: str = "anthropic--claude-4-sonnet") -> None:
+    """Raise :class:`Refusal` for a body Converse would refuse for this model's generation.
+
+    ``model`` is the AI Core model name (default: Claude 4 Sonnet, for callers that check a body
+    without naming a model, such as the proxy's cross-check tests).
+    """
     if _has_cache_control(body):
         raise Refusal(400, raw=b"{}")
     if not isinstance(body, dict):
@@ -150,9 +167,50 @@ def validate_converse(body: Any) -> None:
     extra = body.get("additionalModelRequestFields") or {}
     if not isinstance(extra, dict):
         raise _bad("additionalModelRequestFields: expected an object")
-    if extra.get("thinking") is not None:
-        check_thinking(extra["thinking"], max_tokens or 4096, inference.get("temperature"), _bad)
+    _validate_generation(claude_profile(model), body, inference, extra, max_tokens)
     _validate_tools(body.get("toolConfig"), uses_tools)
+
+
+def _validate_generation(
+    profile: ClaudeProfile, body: dict[str, Any], inference: dict[str, Any], extra: dict[str, Any], max_tokens: Any
+) -> None:
+    """The per-generation rules of claude_rules, as Converse carries them.
+
+    Anthropic-specific fields travel in `additionalModelRequestFields` (thinking,
+    output_config, anthropic_beta, top_k) and are validated by the model exactly as on
+    InvokeModel (BerriAI/litellm passes anthropic_beta there; UKGovernmentBEIS/inspect_ai#3765
+    shows thinking and output_config there for Opus 4.7).
+    """
+    betas = betas_of(extra.get("anthropic_beta"))
+    check_anthropic_beta(profile, betas)
+    if max_tokens is not None:
+        check_max_tokens(profile, max_tokens, betas)
+    thinking = extra.get("thinking")
+    check_generation_thinking(profile, thinking)
+    if thinking is not None:
+        check_thinking(
+            thinking,
+            max_tokens or 4096,
+            inference.get("temperature"),
+            _bad,
+            interleaved="interleaved-thinking-2025-05-14" in betas,
+            adaptive="adaptive" in profile.thinking_types,
+        )
+    check_output_config(profile, extra.get("output_config"), betas)
+    sampling = {
+        "temperature": inference.get("temperature"),
+        "top_p": inference.get("topP"),
+        "top_k": extra.get("top_k"),
+    }
+    check_sampling(profile, sampling, {"temperature": "temperature", "top_p": "top_p", "top_k": "top_k"})
+    output = body.get("outputConfig")
+    if output is not None:
+        if not isinstance(output, dict) or set(output) != {"textFormat"} or not isinstance(output["textFormat"], dict):
+            raise _bad("outputConfig: expected {textFormat: {type: json_schema, structure: {jsonSchema: {...}}}}")
+        if not profile.structured_output:
+            # The generations with structured output are listed in claude_rules; the wording of
+            # Bedrock's refusal for the others is not published (simulator wording).
+            raise _bad("This model doesn't support the outputConfig.textFormat field. Remove it and try again.")
 
 
 def _validate_tools(config: Any, uses_tools: bool) -> None:

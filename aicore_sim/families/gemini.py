@@ -14,6 +14,7 @@ import orjson
 
 from aicore_sim.answers import Answer, Conversation, compute_answer, count_words, split_chunks, text_chars
 from aicore_sim.families.base import Call, Frames, Outcome, Refusal, iso_now, json_outcome, rand_id
+from aicore_sim.families.gemini_rules import check_thinking_config, check_thought_signatures, gemini_profile
 from aicore_sim.families.vertex_schema import check_request, gemini_error
 
 __all__ = ["handle_generate"]
@@ -132,9 +133,12 @@ def _usage(ans: Answer, thinking: bool, candidates: int | None = None, thoughts:
 
 def handle_generate(call: Call) -> Outcome:
     """Validate, answer and render one ``generateContent`` / ``streamGenerateContent`` call."""
+    profile = gemini_profile(call.dep.model)
     try:
         req = check_request(call.body)
         _validate(req)
+        check_thinking_config(profile, req)
+        check_thought_signatures(profile, req)
     except Refusal as refusal:
         return refusal.outcome()
     conv = _conversation(req)
@@ -145,12 +149,18 @@ def handle_generate(call: Call) -> Outcome:
         "createTime": iso_now(),
         "responseId": rand_id(22),
     }
+    # Gemini 3 signs its answers: "Gemini 3 returns thought signatures for all model responses
+    # ... with a function call" (on the first functionCall part), and "Model responses without a
+    # function call will return a thought signature inside the last part returned by the model"
+    # (https://ai.google.dev/gemini-api/docs/thought-signatures). Signatures are opaque base64.
+    signature = "c2ltLXNpZy0" + rand_id(20) if profile.signatures_required else ""
+    signed = {"thoughtSignature": signature} if signature else {}
     call_part: dict[str, Any] | None = (
-        {"functionCall": {"name": ans.tool_name, "args": ans.tool_args}} if ans.tool_name else None
+        {"functionCall": {"name": ans.tool_name, "args": ans.tool_args}, **signed} if ans.tool_name else None
     )
     if not call.stream:
         parts: list[dict[str, Any]] = [{"text": ans.thinking, "thought": True}] if ans.thinking else []
-        parts.append(call_part or {"text": ans.text})
+        parts.append(call_part or {"text": ans.text, **signed})
         whole = {"content": {"role": "model", "parts": parts}, "finishReason": finish, "index": 0}
         return json_outcome({"candidates": [whole], "usageMetadata": _usage(ans, conv.thinking), **meta})
     pieces: list[tuple[dict[str, Any], int, int]] = []  # (part, candidate tokens so far, thought tokens so far)
@@ -165,6 +175,8 @@ def handle_generate(call: Call) -> Outcome:
         for piece in split_chunks(ans.text, call.chunks) or [""]:
             written += piece
             pieces.append(({"text": piece}, count_words(written), thoughts))
+        if signed:  # the last text part of the answer carries the signature
+            pieces[-1] = ({**pieces[-1][0], **signed}, pieces[-1][1], pieces[-1][2])
     fmt = "sse" if "alt=sse" in call.query_string else call.dep.gemini_stream_format
     out = Frames()
     for n, (part, cand, thought) in enumerate(pieces):

@@ -15,6 +15,7 @@ import orjson
 from aicore_sim.answers import Answer, Conversation, compute_answer, split_chunks, split_fragments, text_chars
 from aicore_sim.families.base import Call, Frames, Outcome, Refusal, json_outcome, rand_id, sse, unix_now
 from aicore_sim.families.openai_checks import is_reasoning, validate_chat
+from aicore_sim.families.openai_rules import api_version_of
 
 __all__ = ["handle_chat", "model_version"]
 
@@ -108,7 +109,7 @@ def handle_chat(call: Call) -> Outcome:
     """Validate, answer and render one ``chat/completions`` call."""
     model = call.dep.model
     try:
-        validate_chat(call.body, model)
+        validate_chat(call.body, model, api_version_of(call.query_string))
     except Refusal as refusal:
         return refusal.outcome()
     body: dict[str, Any] = call.body

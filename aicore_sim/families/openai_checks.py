@@ -10,15 +10,10 @@ import re
 from typing import Any
 
 from aicore_sim.families.base import Refusal
+from aicore_sim.families.openai_rules import allowed_parameters, max_output_tokens, reasoning_effort_levels
 
 __all__ = ["is_reasoning", "openai_error", "validate_chat"]
 
-_ALLOWED = frozenset(
-    "model messages stream stream_options temperature top_p n stop max_tokens max_completion_tokens "
-    "presence_penalty frequency_penalty logit_bias logprobs top_logprobs user seed tools tool_choice "
-    "parallel_tool_calls response_format reasoning_effort prediction modalities audio store metadata "
-    "service_tier verbosity web_search_options".split()
-)
 _ROLES = ("system", "developer", "user", "assistant", "tool", "function")
 _MSG_KEYS = frozenset(("role", "content", "name", "tool_calls", "tool_call_id", "function_call", "refusal", "audio"))
 _PART_TYPES = ("text", "image_url", "input_audio", "refusal", "audio", "file")
@@ -66,12 +61,51 @@ def _check_message(i: int, m: Any) -> str:
     return str(role)
 
 
-def validate_chat(body: Any, model: str) -> None:
-    """Raise :class:`Refusal` for a body Azure would refuse."""
+def _quoted(values: tuple[str, ...]) -> str:
+    quoted = [f"'{v}'" for v in values]
+    return ", ".join(quoted[:-1]) + f", and {quoted[-1]}"
+
+
+def _check_model_parameters(body: dict[str, Any], model: str) -> None:
+    """Per-model rules: reasoning_effort values, output-token limits."""
+    effort = body.get("reasoning_effort")
+    if effort is not None:
+        levels = reasoning_effort_levels(model)
+        if levels is None:
+            raise openai_error(
+                "Unsupported parameter: 'reasoning_effort' is not supported with this model.",
+                "reasoning_effort",
+                "unsupported_parameter",
+            )
+        if effort not in levels:
+            # OpenAI's wording for a value the model does not take (e.g. 'minimal' on gpt-5.1+).
+            raise openai_error(
+                f"Unsupported value: 'reasoning_effort' does not support '{effort}' with this model. "
+                f"Supported values are: {_quoted(levels)}.",
+                "reasoning_effort",
+                "unsupported_value",
+            )
+    limit = max_output_tokens(model)
+    for key in ("max_tokens", "max_completion_tokens"):
+        value = body.get(key)
+        if limit is not None and isinstance(value, int) and not isinstance(value, bool) and value > limit:
+            # charmbracelet/catwalk#41 (Azure, gpt-4o): "max_tokens is too large: 20000. This model
+            # supports at most 16384 completion tokens, whereas you provided 20000."
+            raise openai_error(
+                f"{key} is too large: {value}. This model supports at most {limit} completion tokens, "
+                f"whereas you provided {value}.",
+                key,
+                "invalid_value",
+            )
+
+
+def validate_chat(body: Any, model: str, api_version: str = "2025-04-01-preview") -> None:
+    """Raise :class:`Refusal` for a body Azure would refuse for this model and `api-version`."""
     if not isinstance(body, dict):
         raise openai_error("We could not parse the JSON body of your request. Expected an object.")
+    allowed = allowed_parameters(api_version)
     for key in body:
-        if key not in _ALLOWED:
+        if key not in allowed:
             raise openai_error(f"Unrecognized request argument supplied: {key}")
     messages = body.get("messages")
     if messages is None:
@@ -110,6 +144,7 @@ def validate_chat(body: Any, model: str) -> None:
             raise openai_error(
                 f"Invalid '{key}': expected an integer >= 1, got {value!r}.", key, "integer_below_min_value"
             )
+    _check_model_parameters(body, model)
     stop = body.get("stop")
     if stop is not None and not isinstance(stop, str):
         if not isinstance(stop, list) or len(stop) > 4 or not all(isinstance(x, str) for x in stop):

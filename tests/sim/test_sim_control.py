@@ -101,6 +101,13 @@ def test_print_config_shape() -> None:
         "anthropic--claude-4-sonnet",
         "anthropic--claude-3.7-sonnet",
         "gemini-2.5-pro",
+        "anthropic--claude-3.5-sonnet",
+        "anthropic--claude-4.5-sonnet",
+        "anthropic--claude-4.5-haiku",
+        "anthropic--claude-4.6-sonnet",
+        "anthropic--claude-4.6-opus",
+        "anthropic--claude-4.7-opus",
+        "gemini-3-pro",
     }
     assert set(b["deployment_models"]) == {"gpt-4o", "anthropic--claude-4-sonnet", "gemini-2.5-pro", "gemini-2.5-flash"}
     for urls in a["deployment_models"].values():
