@@ -63,6 +63,8 @@ class Capabilities:
     effort_beta: str | None = None  # a beta flag the effort parameter needs
     structured_output: bool = False  # output_config.format (json_schema)
     betas: frozenset[str] = frozenset()  # anthropic_beta values Bedrock accepts for this model
+    sampling: frozenset[str] = frozenset(("temperature", "top_p", "top_k"))  # sampling parameters accepted
+    temperature_xor_top_p: bool = False  # temperature and top_p refused together
     # OpenAI family (Azure OpenAI)
     reasoning: bool = False  # o-series / GPT-5 parameter rules
     reasoning_effort: frozenset[str] = frozenset()
@@ -239,10 +241,17 @@ def _claude(name: str) -> Capabilities:
         thinking_display=v >= (4, 7),
         effort=effort,
         effort_beta=effort_beta,
-        # Structured outputs as output_config.format (https://platform.claude.com/docs/en/build-with-claude/structured-outputs);
-        # on Bedrock InvokeModel from the 4.6 generation. Older models get the schema as an instruction.
-        structured_output=v >= (4, 6),
+        # Structured outputs (output_config.format) on Bedrock: "You can use structured outputs with
+        # Claude Sonnet 4.5, Claude Haiku 4.5, Claude Opus 4.5 and Claude Opus 4.6"
+        # (https://docs.aws.amazon.com/bedrock/latest/userguide/claude-messages-structured-outputs.html);
+        # Opus 4.7 refuses output_config.format (coder/coder#25335). Others get the schema as an instruction.
+        structured_output=v == (4, 5) or (v == (4, 6) and tier == "opus"),
         betas=_claude_betas(v, tier),
+        # Opus 4.7 removed temperature, top_p and top_k ("sending any of them returns a 400",
+        # https://platform.claude.com/docs/en/about-claude/models/whats-new-claude-4-7); Claude 4.5 and
+        # Opus 4.1 take temperature or top_p, not both (the Bedrock request reference above).
+        sampling=frozenset() if v >= (4, 7) else frozenset(("temperature", "top_p", "top_k")),
+        temperature_xor_top_p=v >= (4, 5) or (v == (4, 1) and tier == "opus"),
     )
 
 
@@ -252,13 +261,16 @@ def _claude(name: str) -> Capabilities:
 # specifications (https://github.com/Azure/azure-rest-api-specs/tree/main/specification/
 # cognitiveservices/data-plane/AzureOpenAI/inference, createChatCompletionRequest).
 # A field a version does not define is refused: "Unrecognized request argument supplied".
+# The GA versions (2024-10-21 and earlier dated versions without "-preview") define this set;
+# previews add to it.
 _CHAT_BASE = frozenset(
-    "messages model temperature top_p n stream stream_options stop max_tokens presence_penalty frequency_penalty "
+    "messages model temperature top_p n stream stop max_tokens presence_penalty frequency_penalty "
     "logit_bias user logprobs top_logprobs response_format seed tools tool_choice parallel_tool_calls functions "
     "function_call data_sources".split()
 )
 _CHAT_ADDED: tuple[tuple[str, frozenset[str]], ...] = (
-    ("2024-09-01-preview", frozenset(("max_completion_tokens",))),
+    # "max_completion_tokens added to support o1-preview and o1-mini models" (api-version-deprecation page)
+    ("2024-09-01-preview", frozenset(("max_completion_tokens", "stream_options"))),
     ("2024-12-01-preview", frozenset(("reasoning_effort", "store", "metadata"))),
     ("2025-01-01-preview", frozenset(("prediction", "modalities", "audio"))),
     ("2025-04-01-preview", frozenset(("user_security_context",))),
@@ -276,8 +288,8 @@ def chat_params_for(api_version: str) -> frozenset[str]:
     if not _DATED.match(api_version):
         api_version = _CHAT_ADDED[-1][0]
     known = set(_CHAT_BASE)
-    if api_version >= "2024-10-21":  # the GA version after 2024-09-01-preview has max_completion_tokens too
-        known.add("max_completion_tokens")
+    if not api_version.endswith("-preview"):
+        return frozenset(known)  # a GA version: the previews' additions are not in it
     for since, added in _CHAT_ADDED:
         if api_version >= since:
             known |= added

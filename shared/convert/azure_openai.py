@@ -52,10 +52,11 @@ def openai_to_azure_chat(
     messages = out.get("messages")
     if isinstance(messages, list) and any(_needs_edit(m) for m in messages):
         out["messages"] = [_edited(m) for m in messages]
-    if caps.reasoning:
+    if caps.reasoning and "max_completion_tokens" in caps.chat_params:
         limit = out.pop("max_tokens", None)
         if limit is not None and out.get("max_completion_tokens") is None:
             out["max_completion_tokens"] = limit
+    if caps.reasoning:
         # Reasoning models refuse any value but the default 1, so the default is what they get.
         for key in ("temperature", "top_p"):
             if out.pop(key, None) is not None:

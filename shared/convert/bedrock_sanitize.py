@@ -33,7 +33,7 @@ from shared.convert.anthropic_messages import (
     system_texts,
     tool_choice,
 )
-from shared.convert.claude_fit import fit_betas, fit_reasoning, read_thinking
+from shared.convert.claude_fit import fit_betas, fit_reasoning, fit_sampling, read_thinking
 from shared.convert.claude_invoke import ANTHROPIC_VERSION
 from shared.errors import InvalidRequest
 from shared.jsonutil import dumps_str
@@ -46,6 +46,7 @@ ALLOWED_KEYS = frozenset(
 )
 # Read by this module (or by the route: model, stream), so never reported as dropped.
 _READ_KEYS = ALLOWED_KEYS | {"model", "stream"}
+_SAMPLING = ("temperature", "top_p", "top_k")
 MAX_CACHE_BREAKPOINTS = 4  # Anthropic refuses a request with more
 _NO_CACHE = ("thinking", "redacted_thinking")
 _RESULT_BLOCKS = ("image", "document", "search_result")
@@ -93,15 +94,11 @@ def anthropic_to_bedrock_invoke(
     if system is not None:
         out["system"] = system
     out["messages"] = _turns(messages)
-    for key in ("temperature", "top_p", "top_k"):
-        if body.get(key) is not None:
-            out[key] = body[key]
+    out |= fit_sampling({k: body.get(k) for k in _SAMPLING}, caps, reasoning.thinks, adjustments)
     if stop := check_stop_sequences(body):
         out["stop_sequences"] = stop
     if reasoning.thinking is not None:
         out["thinking"] = reasoning.thinking
-        if reasoning.thinks:
-            _without_sampling(out)
     if reasoning.output_config is not None:
         out["output_config"] = reasoning.output_config
     listed = _listed_betas(body.get("anthropic_beta"), beta_header)
@@ -261,14 +258,6 @@ def _result_block(block: Any, at: str) -> dict[str, Any] | None:
     if kind == "tool_reference":
         return {"type": "text", "text": f"[tool_reference] {block.get('tool_name', '')}"}
     return {"type": "text", "text": dumps_str(block)}
-
-
-def _without_sampling(out: dict[str, Any]) -> None:
-    """Claude refuses sampling parameters next to thinking (temperature 1 excepted)."""
-    if out.get("temperature") not in (None, 1):
-        del out["temperature"]
-    out.pop("top_p", None)
-    out.pop("top_k", None)
 
 
 def _listed_betas(listed: Any, header: str | None) -> list[str]:

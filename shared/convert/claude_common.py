@@ -18,7 +18,7 @@ from typing import Any
 from shared.adjustments import Adjustments
 from shared.capabilities import ADAPTIVE, BUDGET, Capabilities
 from shared.convert import common
-from shared.convert.claude_fit import BUDGET_BY_EFFORT, ThinkingIntent, fit_reasoning
+from shared.convert.claude_fit import BUDGET_BY_EFFORT, ThinkingIntent, fit_reasoning, fit_sampling
 from shared.errors import InvalidRequest
 from shared.jsonutil import dumps_str
 
@@ -309,11 +309,11 @@ def read_request(
             intent, level = ThinkingIntent(ADAPTIVE), effort
     # max_tokens must exceed a budget: it grows by the budget, keeping the client's room for the answer.
     reasoning = fit_reasoning(intent, level, max_tokens, caps, adjustments, answer_room=max_tokens)
-    temperature, top_p = _number(body, "temperature"), _number(body, "top_p")
-    if reasoning.thinks:
-        temperature = top_p = None  # refused with thinking
-    elif temperature is not None:
-        top_p = None  # Claude 4.5 models refuse both together
+    sampling = {"temperature": _number(body, "temperature"), "top_p": _number(body, "top_p")}
+    if not reasoning.thinks and sampling["temperature"] is not None:
+        sampling["top_p"] = None  # one is enough, and Claude 4.5 refuses both together
+    sampling = fit_sampling(sampling, caps, reasoning.thinks, adjustments)
+    temperature, top_p = sampling.get("temperature"), sampling.get("top_p")
     stop = common.stop_sequences(body) or None
     parallel = body.get("parallel_tool_calls") is not False
     return ClaudeRequest(

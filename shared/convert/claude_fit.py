@@ -28,6 +28,7 @@ __all__ = [
     "effort_for_budget",
     "fit_betas",
     "fit_reasoning",
+    "fit_sampling",
     "read_thinking",
 ]
 
@@ -186,3 +187,25 @@ def fit_betas(values: list[str], caps: Capabilities, adjustments: Adjustments | 
         else:
             dropped(adjustments, "anthropic_beta", f"{value} is not offered for this model on Bedrock")
     return kept
+
+
+def fit_sampling(
+    sampling: dict[str, Any], caps: Capabilities, thinks: bool, adjustments: Adjustments | None
+) -> dict[str, Any]:
+    """``temperature``/``top_p``/``top_k`` (those given) as the generation accepts them.
+
+    With thinking on, Claude takes only ``temperature: 1`` (extended-thinking docs); Opus 4.7
+    takes none at all; Claude 4.5 takes temperature or top_p, not both — temperature wins.
+    """
+    out = {k: v for k, v in sampling.items() if v is not None}
+    for key in list(out):
+        if key not in caps.sampling:
+            del out[key]
+            dropped(adjustments, key, "the model takes no sampling parameters")
+        elif thinks and not (key == "temperature" and out[key] == 1):
+            del out[key]
+            dropped(adjustments, key, "not allowed with thinking")
+    if caps.temperature_xor_top_p and "temperature" in out and "top_p" in out:
+        del out["top_p"]
+        dropped(adjustments, "top_p", "the model takes temperature or top_p, not both")
+    return out

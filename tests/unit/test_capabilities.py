@@ -107,7 +107,9 @@ def test_bedrock_betas_per_generation() -> None:
 @pytest.mark.parametrize(
     ("api_version", "present", "absent"),
     [
-        ("2024-10-21", {"max_completion_tokens", "tools", "seed"}, {"reasoning_effort", "store", "prediction"}),
+        # the GA line: none of the previews' additions
+        ("2024-10-21", {"tools", "seed"}, {"max_completion_tokens", "stream_options", "reasoning_effort", "store"}),
+        ("2024-09-01-preview", {"max_completion_tokens", "stream_options"}, {"reasoning_effort"}),
         ("2024-12-01-preview", {"reasoning_effort", "store", "metadata"}, {"prediction", "verbosity"}),
         ("2025-01-01-preview", {"prediction", "modalities", "audio"}, {"user_security_context", "verbosity"}),
         ("2025-04-01-preview", {"user_security_context"}, {"verbosity", "prompt_cache_key", "safety_identifier"}),

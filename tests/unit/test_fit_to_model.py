@@ -112,8 +112,22 @@ def test_effort_levels_go_to_the_nearest_the_model_has() -> None:
 
 def test_thinking_takes_sampling_parameters_away_in_either_form() -> None:
     body = messages_body(thinking={"type": "adaptive"}, temperature=0.2, top_k=5)
-    out, _ = to_bedrock("anthropic--claude-4.7-opus", body)
+    out, _ = to_bedrock("anthropic--claude-4.6-opus", body)
     assert "temperature" not in out and "top_k" not in out
+
+
+@pytest.mark.parametrize(
+    ("model", "sent"),
+    [
+        ("anthropic--claude-4-sonnet", {"temperature": 0.2, "top_p": 0.9, "top_k": 5}),
+        ("anthropic--claude-4.5-sonnet", {"temperature": 0.2, "top_k": 5}),  # temperature or top_p, not both
+        ("anthropic--claude-4.7-opus", {}),  # no sampling parameters at all
+    ],
+)
+def test_sampling_parameters_per_generation(model: str, sent: dict[str, Any]) -> None:
+    out, fitted = to_bedrock(model, messages_body(temperature=0.2, top_p=0.9, top_k=5))
+    assert {k: out[k] for k in ("temperature", "top_p", "top_k") if k in out} == sent
+    assert len(fitted.dropped) == 3 - len(sent)
 
 
 @pytest.mark.parametrize(
@@ -141,8 +155,10 @@ def test_budget_shrinks_under_a_capped_max_tokens() -> None:
 
 def test_structured_output_native_or_as_an_instruction() -> None:
     fmt = {"type": "json_schema", "schema": {"type": "object", "properties": {"a": {"type": "string"}}}}
-    out, _ = to_bedrock("anthropic--claude-4.7-opus", messages_body(output_config={"format": fmt}))
+    out, _ = to_bedrock("anthropic--claude-4.6-opus", messages_body(output_config={"format": fmt}))
     assert out["output_config"] == {"format": fmt} and "system" not in out
+    out, _ = to_bedrock("anthropic--claude-4.7-opus", messages_body(output_config={"format": fmt}))
+    assert "output_config" not in out and "JSON schema" in out["system"][-1]["text"]  # Opus 4.7 refuses it
     out, fitted = to_bedrock("anthropic--claude-4-sonnet", messages_body(output_config={"format": fmt}))
     assert "output_config" not in out and "JSON schema" in out["system"][-1]["text"] and fitted.adapted
 
@@ -234,7 +250,9 @@ def test_openai_parameters_dropped_per_api_version(api_version: str, dropped: se
     out = openai_to_azure_chat(GPT5_CHAT, caps=caps, adjustments=fitted)
     assert not dropped & set(out)
     assert set(fitted.dropped_fields()) == dropped
-    assert out["max_completion_tokens"] == 128000  # max_tokens renamed for a reasoning model, and capped
+    # max_tokens renamed for a reasoning model where the version knows the new name; capped either way
+    limit_key = "max_tokens" if api_version == "2024-10-21" else "max_completion_tokens"
+    assert out[limit_key] == 128000
 
 
 def test_openai_reasoning_effort_to_the_nearest_level() -> None:
