@@ -23,12 +23,13 @@ TOOL = {
     },
 }
 CLAUDE_CODE = Path(__file__).resolve().parents[1] / "fixtures" / "anthropic-claude-code-request.json"
+# (output_config is no longer here: Claude 4.5 takes output_config.format, and the proxy sends
+# it where the generation has it — tests/unit/test_fit_to_model.py.)
 REJECTED_BY_BEDROCK = {
     "model",
     "stream",
     "metadata",
     "context_management",
-    "output_config",
     "input_examples",
     "defer_loading",
 }
@@ -121,7 +122,9 @@ def test_claude_code_request_is_made_acceptable_to_bedrock(stack: Stack, sim: Si
     assert [e for e, _ in s.frames][-1] == "message_stop"
     (call,) = sim.calls(mark)
     assert call["status"] == 200 and call["path"].endswith("/invoke-with-response-stream")
+    assert call["deployment"] == "da-claude-4-5-sonnet"  # claude-sonnet-4-5-20250929: same tier and generation
     sent = call["json"]
+    assert sent["output_config"] == doc["output_config"]  # structured output, natively on Claude 4.5
 
     def keys(value):
         if isinstance(value, dict):
@@ -145,9 +148,17 @@ def test_unknown_model_is_404_not_found_error(stack: Stack):
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # the SDK warns about the dated name itself
-def test_dated_claude_name_uses_the_configured_fallback(stack: Stack):
+def test_dated_claude_name_reaches_the_model_of_its_tier_and_generation(stack: Stack):
     msg = sdk(stack).messages.create(
-        model="claude-sonnet-4-5-20250929", max_tokens=10, messages=[{"role": "user", "content": "fallback"}]
+        model="claude-sonnet-4-5-20250929", max_tokens=10, messages=[{"role": "user", "content": "tier"}]
+    )
+    assert msg.content[0].text == "anthropic--claude-4.5-sonnet says: tier"
+    assert msg.model == "claude-sonnet-4-5-20250929"
+
+
+def test_claude_name_of_an_unconfigured_tier_uses_the_configured_fallback(stack: Stack):
+    msg = sdk(stack).messages.create(
+        model="claude-fable-5", max_tokens=10, messages=[{"role": "user", "content": "fallback"}]
     )
     assert msg.content[0].text == "anthropic--claude-4-sonnet says: fallback"
 
