@@ -398,11 +398,19 @@ def describe_unknown(name: str, caps: Capabilities) -> str | None:
     """The start-up warning for a model whose profile is a guess, or None."""
     if caps.known:
         return None
+    assumed = _ASSUMED[caps.family]
     return (
-        f"model '{name}': its generation could not be read from the name, so the proxy assumes what every "
-        f"{caps.family} model accepts (no adaptive thinking, effort or betas; max_tokens not capped); set "
-        f"model_settings.{name}.capabilities to describe it"
+        f"model '{name}': its generation could not be read from its name, so the proxy assumes what every "
+        f"{caps.family} model accepts ({assumed}; max_tokens not capped); set model_settings.{name}.capabilities "
+        "to describe it"
     )
+
+
+_ASSUMED = {
+    "claude": "budget thinking only, no effort, structured output or betas",
+    "openai": "no reasoning-model rules",
+    "gemini": "no thinking configuration, no thought signatures",
+}
 
 
 # The override keys, their kinds, and the Capabilities field each sets.

@@ -25,7 +25,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from shared.capabilities import Capabilities, capabilities_for
+from shared.capabilities import Capabilities, capabilities_for, describe_unknown
 from shared.config import ModelSettings, ProxyConfig, deployment_id_of
 from shared.errors import ModelNotFound
 
@@ -132,6 +132,11 @@ class Router:
     def names(self) -> list[str]:
         """What ``/v1/models`` lists: stripped names, then aliases, all filtered."""
         return list(self._names.listed)
+
+    def capability_warnings(self) -> list[str]:
+        """One start-up line per configured model whose capability profile is a guess."""
+        warnings = (describe_unknown(name, route.capabilities) for name, route in self._routes.items())
+        return [w for w in warnings if w is not None]
 
     def configured_route(self, model: str) -> ModelRoute:
         """The route of a configured model whatever the filters say (for ``proxyctl models``)."""

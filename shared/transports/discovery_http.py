@@ -36,6 +36,7 @@ from shared.discovery import (
 )
 from shared.errors import TokenFetchError
 from shared.netenv import NetworkEnvironment, origin_of
+from shared.routing import Router
 from shared.token_cache import TokenCache
 from shared.transports.tls import CertificateError, TLSContexts
 from shared.wire import ClientCert, UpstreamRequest
@@ -221,6 +222,6 @@ def load_config_with_discovery(
                 sub, settings, cache_dir, fetch=fetch, timeout=config.timeouts.token, network=network
             )
     final = complete_config(config, outcomes, warn, allow_empty=not network)
-    for notice in final.notices:
+    for notice in [*final.notices, *Router(final).capability_warnings()]:
         warn(notice)
     return final

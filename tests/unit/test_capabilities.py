@@ -205,3 +205,25 @@ def test_claude_code_names_resolve_by_tier_and_generation(asked: str, chosen: st
 @pytest.mark.parametrize("asked", ["gpt-4o-mini", "sonnet-4.5", "claude", "anthropic--claude-9-sonnet"])
 def test_only_anthropic_model_ids_are_matched(asked: str) -> None:
     assert match_claude_name(asked, CONFIGURED) is None
+
+
+def test_router_warns_once_per_model_whose_profile_is_a_guess() -> None:
+    from shared.config import parse_config
+    from shared.routing import Router
+
+    url = "https://api.ai.example/v2/inference/deployments/d1"
+    key = {"clientid": "c", "clientsecret": "s", "url": "https://auth.example"}
+    doc = {
+        "subAccounts": {
+            "a": {
+                "service_key_json": key,
+                "deployment_models": {"my-claude": [url], "gpt-4o": [url], "house-model": [url]},
+            }
+        },
+        "secret_authentication_tokens": ["k"],
+        "model_settings": {"my-claude": {"family": "claude"}, "house-model": {"capabilities": {"reasoning": True}}},
+    }
+    warnings = Router(parse_config(doc)).capability_warnings()
+    assert (
+        len(warnings) == 1 and "'my-claude'" in warnings[0] and "model_settings.my-claude.capabilities" in warnings[0]
+    )
