@@ -1,18 +1,48 @@
 # Two commands matter: `make run` (the simulator, both stacks and HAProxy in front) and
-# `make test`. Both create .venv and install everything on first use, HAProxy included
-# (the Debian package, through apt-get; with sudo when not root).
+# `make test`. Both create .venv from the lock (locks/dev.txt) and install everything on
+# first use, HAProxy included (the Debian package, through apt-get; with sudo when not root).
 
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install haproxy chromium run test lint typecheck unit contract rollout bench bench-quick clean
+.PHONY: install haproxy chromium run test lint typecheck unit contract rollout packaging bench bench-quick \
+	lock lock-check dist image-test clean
 
-$(STAMP): pyproject.toml
+# Locks (docs/deployment.md#locks): one file per environment, every pin with its hashes.
+#   locks/dev.txt      every extra: what `make install`/`make test`/`make run` put in .venv
+#   locks/flask.txt    the Flask stack          locks/fastapi.txt  the FastAPI stack
+#   locks/sim.txt      the simulator            locks/bench.txt    `proxyctl bench` (both stacks, simulator, Locust)
+# `make lock` resolves pyproject.toml against the package index as it was at LOCK_DATE, so
+# running it again gives the same files byte for byte; refreshing = moving LOCK_DATE. The
+# stack locks are resolved under locks/dev.txt as constraints: any of them installs together
+# with any other at the same versions. After adding a dependency to pyproject.toml, run
+# `make lock` (tests/packaging/test_locks.py fails until then).
+LOCK_DATE := 2026-12-01T00:00:00Z
+LOCK_ENVS := flask fastapi sim bench
+LOCK_EXTRAS_flask := --extra flask
+LOCK_EXTRAS_fastapi := --extra fastapi
+LOCK_EXTRAS_sim := --extra sim
+LOCK_EXTRAS_bench := --extra bench --extra flask --extra fastapi --extra sim
+LOCK_PYTHON := 3.11
+UV_VERSION := 0.13.9
+PIP_VERSION := 26.3
+UV_DIR := $(CURDIR)/.uv
+UV := $(UV_DIR)/bin/uv
+UV_STAMP := $(UV_DIR)/.uv-$(UV_VERSION)
+UV_COMPILE = $(UV) pip compile pyproject.toml --quiet --no-config --universal --python-version $(LOCK_PYTHON) \
+	--generate-hashes --upgrade --exclude-newer $(LOCK_DATE) --custom-compile-command 'make lock'
+# compile_locks(dir): every lock from dir/pyproject.toml into dir/locks (paths as annotated are relative to dir).
+compile_locks = cd $(1) && mkdir -p locks && $(UV_COMPILE) --all-extras -o locks/dev.txt \
+	$(foreach env,$(LOCK_ENVS),&& $(UV_COMPILE) $(LOCK_EXTRAS_$(env)) -c locks/dev.txt -o locks/$(env).txt)
+
+$(STAMP): pyproject.toml locks/dev.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[flask,fastapi,sim,dev,bench]'
+	$(BIN)/python -m pip install -q pip==$(PIP_VERSION)
+	$(BIN)/python -m pip install -q --require-hashes -r locks/dev.txt
+	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e .
+	$(BIN)/python -m pip check
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -83,5 +113,23 @@ bench: install haproxy
 bench-quick: install haproxy
 	$(BIN)/proxyctl bench --profile $(BENCH_PROFILES) --quick
 
+# uv, pinned, in a venv of its own: only `make lock` needs it.
+$(UV_STAMP):
+	rm -rf $(UV_DIR)
+	$(PY) -m venv $(UV_DIR)
+	$(UV_DIR)/bin/python -m pip install -q uv==$(UV_VERSION)
+	touch $(UV_STAMP)
+
+lock: $(UV_STAMP)
+	$(call compile_locks,.)
+
+# Proves `make lock` reproduces locks/ byte for byte (tests/packaging runs it).
+lock-check: $(UV_STAMP)
+	rm -rf .run/lock-check && mkdir -p .run/lock-check
+	cp pyproject.toml README.md LICENSE .run/lock-check/
+	$(call compile_locks,.run/lock-check)
+	diff -r -x README.md locks .run/lock-check/locks
+	@echo "make lock-check: locks/ is exactly what make lock produces"
+
 clean:
-	rm -rf $(VENV) .run .pytest_cache .mypy_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) $(UV_DIR) .run .pytest_cache .mypy_cache .ruff_cache *.egg-info build dist
