@@ -103,6 +103,18 @@ contract: install chromium
 rollout: install haproxy
 	$(BIN)/python -m pytest -q tests/rollout
 
+# The wheel in clean venvs (each lock alone; `proxyctl up`/parity/down from the installed wheel),
+# the locks against pyproject.toml and `make lock` reproduced, the server settings, the units.
+packaging: install haproxy
+	$(BIN)/python -m pytest -q tests/packaging
+
+# The wheel (and nothing else) in dist/, built with the locked setuptools from .venv.
+dist: install
+	rm -rf build dist
+	$(BIN)/python -m pip wheel -q --no-deps --no-build-isolation -w dist .
+	rm -rf build
+	@ls dist/*.whl
+
 # Locust load comparison (docs/load-testing.md): the simulator, both stacks, the baselines and
 # HAProxy, one profile after another; reports with charts and CSVs in docs/benchmarks/.
 # `make bench BENCH_PROFILES=realistic` runs one; `make bench-quick` checks the pipeline in ~2 min.
