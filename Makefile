@@ -7,8 +7,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install haproxy chromium run test lint typecheck unit contract rollout packaging bench bench-quick \
-	lock lock-check dist image-test clean
+.PHONY: install haproxy chromium systemd-analyze image-tools run test lint typecheck unit contract rollout packaging \
+	bench bench-quick lock lock-check dist image-test clean
 
 # Locks (docs/deployment.md#locks): one file per environment, every pin with its hashes.
 #   locks/dev.txt      every extra: what `make install`/`make test`/`make run` put in .venv
@@ -78,13 +78,29 @@ chromium:
 	  $(call apt_install,chromium,the offline /docs browser test is skipped (or set CHROMIUM_BIN)); \
 	fi
 
+# systemd-analyze checks the units in deploy/systemd/ (tests/packaging/test_deploy.py).
+systemd-analyze:
+	@if command -v systemd-analyze >/dev/null 2>&1; then \
+	  :; \
+	else \
+	  $(call apt_install,systemd,the systemd unit check is skipped); \
+	fi
+
+# buildah and debootstrap build and start the container image (make image-test).
+image-tools:
+	@if command -v buildah >/dev/null 2>&1 && { command -v debootstrap >/dev/null 2>&1 || test -x /usr/sbin/debootstrap; }; then \
+	  :; \
+	else \
+	  $(call apt_install,buildah debootstrap,make image-test fails); \
+	fi
+
 # `make run` starts FastAPI at 10 % (`make run FASTAPI_WEIGHT=50`); a bare `proxyctl up`
 # restores the share last set instead (.run/rollout.json).
 FASTAPI_WEIGHT ?= 10
 run: install haproxy
 	$(BIN)/proxyctl up --fastapi-weight $(FASTAPI_WEIGHT)
 
-test: install haproxy chromium lint typecheck
+test: install haproxy chromium systemd-analyze lint typecheck
 	$(BIN)/python -m pytest -q
 
 lint: install
@@ -105,8 +121,15 @@ rollout: install haproxy
 
 # The wheel in clean venvs (each lock alone; `proxyctl up`/parity/down from the installed wheel),
 # the locks against pyproject.toml and `make lock` reproduced, the server settings, the units.
-packaging: install haproxy
+packaging: install haproxy systemd-analyze
 	$(BIN)/python -m pytest -q tests/packaging
+
+# The container image (Containerfile), NOT part of `make test` (.ci/run runs both): a Debian
+# bookworm base from debootstrap (kept in buildah's storage for the next run), the image built
+# on it with `buildah bud --isolation chroot`, each stack started inside it against the
+# simulator on the host. Niced: the machine is shared.
+image-test: install image-tools
+	nice -n 10 $(BIN)/python -m pytest -q -m image tests/image
 
 # The wheel (and nothing else) in dist/, built with the locked setuptools from .venv.
 dist: install

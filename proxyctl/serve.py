@@ -34,8 +34,17 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     p.add_argument("stack", choices=sorted(SERVERS), help="which stack")
     p.add_argument("--server", choices=("gunicorn", "uvicorn"), help="flask: gunicorn; fastapi: uvicorn (default)")
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; 0.0.0.0: all)")
-    p.add_argument("--port", type=port_arg, help="port (default 3001 for flask, 3002 for fastapi)")
+    p.add_argument(
+        "--host",
+        default=os.environ.get("PROXY_HOST") or "127.0.0.1",
+        help="address to listen on (default: PROXY_HOST, else 127.0.0.1; 0.0.0.0: every interface)",
+    )
+    p.add_argument(
+        "--port",
+        type=port_arg,
+        default=os.environ.get("PORT") or None,
+        help="port (default: PORT, as container platforms set it, else 3001 for flask, 3002 for fastapi)",
+    )
     p.add_argument("--workers", type=int, help="worker processes (default: WEB_CONCURRENCY, else 1)")
     p.add_argument("--config", help="proxy config.json (default: PROXY_CONFIG, else ./config.json)")
     p.add_argument("--print-command", action="store_true", help="print the server's command line and exit")

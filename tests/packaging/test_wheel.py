@@ -21,10 +21,10 @@ import pytest
 from proxyctl.haproxy import find_binary
 from proxyctl.procs import free_port, port_in_use
 from proxyctl.runstate import CliError
-from tests.packaging.conftest import clean_env, make_venv, run
 from tests.packaging.project import ROOT, lock_envs
+from tests.packaging.tools import clean_env, make_venv, run
 
-pytestmark = pytest.mark.packaging
+pytestmark = [pytest.mark.packaging, pytest.mark.timeout(900)]
 
 # What each lock must be enough for, imported in a venv holding that lock and the wheel alone.
 IMPORTS = {
