@@ -73,6 +73,12 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--flask-servers", metavar="HOST:PORT,...", help="front these Flask servers, start no stacks")
     p.add_argument("--fastapi-servers", metavar="HOST:PORT,...", help="front these FastAPI servers")
     p.add_argument("--ready-timeout", type=float, default=30.0, help="seconds to wait for health checks")
+    p.add_argument(
+        "--print-haproxy-config",
+        action="store_true",
+        help="print the HAProxy config these options give (socket and state file in --run-dir) and start "
+        "nothing: for an HAProxy run by systemd (docs/deployment.md)",
+    )
     p.set_defaults(func=run)
 
 
@@ -150,12 +156,33 @@ def _start_local(args: argparse.Namespace, rd: RunDir, services: list[Service]) 
     return [f"127.0.0.1:{args.flask_port}"], [f"127.0.0.1:{args.fastapi_port}"], key
 
 
+def _print_haproxy_config(args: argparse.Namespace, rd: RunDir, percent: int) -> int:
+    if bool(args.flask_servers) != bool(args.fastapi_servers):
+        raise CliError("--flask-servers and --fastapi-servers go together")
+    flask = parse_servers(args.flask_servers or f"127.0.0.1:{args.flask_port}", "--flask-servers")
+    fastapi = parse_servers(args.fastapi_servers or f"127.0.0.1:{args.fastapi_port}", "--fastapi-servers")
+    text = render_config(
+        servers_for(flask, fastapi),
+        percent=percent,
+        bind=args.bind,
+        port=args.haproxy_port,
+        admin_port=args.admin_port,
+        socket_path=rd.socket,
+        state_file=rd.file("haproxy.state"),
+        sticky=args.sticky,
+    )
+    print(text, end="")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     rd = RunDir(args.run_dir)
-    binary, ports = _check(args, rd)
     persisted = rd.weight()
     percent = args.fastapi_weight if args.fastapi_weight is not None else persisted
     percent = DEFAULT_PERCENT if percent is None else percent
+    if args.print_haproxy_config:
+        return _print_haproxy_config(args, rd, percent)
+    binary, ports = _check(args, rd)
     rd.ensure()
     services: list[Service] = []
     ready = False
