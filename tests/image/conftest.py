@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -64,8 +65,8 @@ def debootstrap_base(workdir: Path) -> None:
 
 
 @pytest.fixture(scope="session")
-def image(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    """The built image's name and config (entrypoint, cmd, user, healthcheck, env)."""
+def image(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    """The built image's name and config (entrypoint, cmd, user, healthcheck, env); removed afterwards."""
     missing = [
         tool for tool in ("buildah", "debootstrap") if shutil.which(tool, path="/usr/sbin:/usr/bin:/sbin:/bin") is None
     ]
@@ -84,8 +85,11 @@ def image(tmp_path_factory: pytest.TempPathFactory) -> dict:
     shutil.copy2(wheel, context / "dist" / wheel.name)
     ca = ["-v", f"{HOST_CA}:/run/build-ca.pem:ro", "--build-arg", "PIP_CERT=/run/build-ca.pem"] if HOST_CA else []
     buildah(
-        "bud", "--isolation", "chroot", "--network", "host", "--format", "docker", "--layers",
+        "bud", "--isolation", "chroot", "--network", "host", "--format", "docker",
         "--build-arg", f"BASE_IMAGE={BASE}", *ca, "-t", IMAGE, "-f", str(context / "Containerfile"), str(context),
     )  # fmt: skip
     inspected = json.loads(run(["buildah", "inspect", "--type", "image", IMAGE]).stdout)
-    return {"name": IMAGE, "config": inspected["Docker"]["config"]}
+    try:
+        yield {"name": IMAGE, "config": inspected["Docker"]["config"]}
+    finally:  # the base stays for the next run; the image is rebuilt each time (the wheel changes)
+        subprocess.run(["buildah", "rmi", IMAGE], capture_output=True)
