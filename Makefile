@@ -156,13 +156,15 @@ $(UV_STAMP):
 	touch $(UV_STAMP)
 
 lock: $(UV_STAMP)
-	$(call compile_locks,.)
+	@echo "make lock: resolving pyproject.toml as of $(LOCK_DATE) with uv $(UV_VERSION) into locks/"
+	@$(call compile_locks,.)
 
 # Proves `make lock` reproduces locks/ byte for byte (tests/packaging runs it).
 lock-check: $(UV_STAMP)
 	rm -rf .run/lock-check && mkdir -p .run/lock-check
 	cp pyproject.toml README.md LICENSE .run/lock-check/
-	$(call compile_locks,.run/lock-check)
+	@echo "make lock-check: resolving pyproject.toml as of $(LOCK_DATE) with uv $(UV_VERSION) into .run/lock-check/locks/"
+	@$(call compile_locks,.run/lock-check)
 	diff -r -x README.md locks .run/lock-check/locks
 	@echo "make lock-check: locks/ is exactly what make lock produces"
 
