@@ -17,6 +17,23 @@ from typing import Any
 
 from shared.runtime import server_settings
 
+# gunicorn reads every module-level name it knows as a setting; these are them.
+__all__ = [
+    "accesslog",
+    "bind",
+    "child_exit",
+    "control_socket_disable",
+    "graceful_timeout",
+    "keepalive",
+    "loglevel",
+    "on_starting",
+    "preload_app",
+    "timeout",
+    "worker_class",
+    "worker_connections",
+    "workers",
+]
+
 worker_class = "gevent"
 workers = server_settings.workers(os.environ)
 worker_connections = int(os.environ.get("PROXY_WORKER_CONNECTIONS", "10000"))
