@@ -52,8 +52,12 @@ def test_the_wheel_carries_what_the_commands_need(wheel: Path):
 @pytest.mark.parametrize("lock", sorted(set(lock_envs()) - {"dev"}))
 def test_each_lock_alone_installs_clean_and_serves_its_part(lock: str, wheel: Path, tmp_path: Path):
     venv = make_venv(tmp_path / "venv", [lock], wheel)
+    env = clean_env(tmp_path / "home", venv)
     code = f"import {', '.join(IMPORTS[lock])}"
-    run([str(venv / "bin" / "python"), "-c", code], cwd=tmp_path, env=clean_env(tmp_path / "home", venv))
+    run([str(venv / "bin" / "python"), "-c", code], cwd=tmp_path, env=env)
+    if lock == "sim":  # the console script
+        printed = run([str(venv / "bin" / "aicore-sim"), "--port", "8999", "--print-config"], cwd=tmp_path, env=env)
+        assert "secret_authentication_tokens" in printed.stdout
 
 
 def test_installed_wheel_runs_up_a_request_parity_and_down(wheel: Path, tmp_path: Path):
