@@ -165,7 +165,7 @@ lock-check: $(UV_STAMP)
 	cp pyproject.toml README.md LICENSE .run/lock-check/
 	@echo "make lock-check: resolving pyproject.toml as of $(LOCK_DATE) with uv $(UV_VERSION) into .run/lock-check/locks/"
 	@$(call compile_locks,.run/lock-check)
-	diff -r -x README.md locks .run/lock-check/locks
+	diff -r locks .run/lock-check/locks
 	@echo "make lock-check: locks/ is exactly what make lock produces"
 
 clean:
