@@ -1,18 +1,49 @@
 # Two commands matter: `make run` (the simulator, both stacks and HAProxy in front) and
-# `make test`. Both create .venv and install everything on first use, HAProxy and tinyproxy
-# included (the Debian packages, through apt-get; with sudo when not root).
+# `make test`. Both create .venv from the lock (locks/dev.txt) and install everything on
+# first use, HAProxy and tinyproxy included (the Debian packages, through apt-get; with sudo
+# when not root).
 
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install haproxy chromium tinyproxy agents run test lint typecheck unit contract agent-tier rollout bench bench-quick clean
+.PHONY: install haproxy chromium tinyproxy agents systemd-analyze image-tools run test lint typecheck unit contract \
+	agent-tier rollout packaging bench bench-quick lock lock-check dist image-test clean
 
-$(STAMP): pyproject.toml
+# Locks (docs/deployment.md#locks): one file per environment, every pin with its hashes.
+#   locks/dev.txt      every extra: what `make install`/`make test`/`make run` put in .venv
+#   locks/flask.txt    the Flask stack          locks/fastapi.txt  the FastAPI stack
+#   locks/sim.txt      the simulator            locks/bench.txt    `proxyctl bench` (both stacks, simulator, Locust)
+# `make lock` resolves pyproject.toml against the package index as it was at LOCK_DATE, so
+# running it again gives the same files byte for byte; refreshing = moving LOCK_DATE. The
+# stack locks are resolved under locks/dev.txt as constraints: any of them installs together
+# with any other at the same versions. After adding a dependency to pyproject.toml, run
+# `make lock` (tests/packaging/test_locks.py fails until then).
+LOCK_DATE := 2026-12-01T00:00:00Z
+LOCK_ENVS := flask fastapi sim bench
+LOCK_EXTRAS_flask := --extra flask
+LOCK_EXTRAS_fastapi := --extra fastapi
+LOCK_EXTRAS_sim := --extra sim
+LOCK_EXTRAS_bench := --extra bench --extra flask --extra fastapi --extra sim
+LOCK_PYTHON := 3.11
+UV_VERSION := 0.13.9
+PIP_VERSION := 26.3
+UV_DIR := $(CURDIR)/.uv
+UV := $(UV_DIR)/bin/uv
+UV_STAMP := $(UV_DIR)/.uv-$(UV_VERSION)
+UV_COMPILE = $(UV) pip compile pyproject.toml --quiet --no-config --universal --python-version $(LOCK_PYTHON) \
+	--generate-hashes --upgrade --exclude-newer $(LOCK_DATE) --custom-compile-command 'make lock'
+# compile_locks(dir): every lock from dir/pyproject.toml into dir/locks (paths as annotated are relative to dir).
+compile_locks = cd $(1) && mkdir -p locks && $(UV_COMPILE) --all-extras -o locks/dev.txt \
+	$(foreach env,$(LOCK_ENVS),&& $(UV_COMPILE) $(LOCK_EXTRAS_$(env)) -c locks/dev.txt -o locks/$(env).txt)
+
+$(STAMP): pyproject.toml locks/dev.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[flask,fastapi,sim,dev,bench]'
+	$(BIN)/python -m pip install -q pip==$(PIP_VERSION)
+	$(BIN)/python -m pip install -q --require-hashes -r locks/dev.txt
+	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e .
+	$(BIN)/python -m pip check
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -86,13 +117,29 @@ tinyproxy:
 	  fi; \
 	fi
 
+# systemd-analyze checks the units in deploy/systemd/ (tests/packaging/test_deploy.py).
+systemd-analyze:
+	@if command -v systemd-analyze >/dev/null 2>&1; then \
+	  :; \
+	else \
+	  $(call apt_install,systemd,the systemd unit check is skipped); \
+	fi
+
+# buildah and debootstrap build and start the container image (make image-test).
+image-tools:
+	@if command -v buildah >/dev/null 2>&1 && { command -v debootstrap >/dev/null 2>&1 || test -x /usr/sbin/debootstrap; }; then \
+	  :; \
+	else \
+	  $(call apt_install,buildah debootstrap,make image-test fails); \
+	fi
+
 # `make run` starts FastAPI at 10 % (`make run FASTAPI_WEIGHT=50`); a bare `proxyctl up`
 # restores the share last set instead (.run/rollout.json).
 FASTAPI_WEIGHT ?= 10
 run: install haproxy
 	$(BIN)/proxyctl up --fastapi-weight $(FASTAPI_WEIGHT)
 
-test: install haproxy chromium tinyproxy agents lint typecheck
+test: install haproxy chromium tinyproxy agents systemd-analyze lint typecheck
 	$(BIN)/python -m pytest -q
 
 lint: install
@@ -115,6 +162,25 @@ agent-tier: install agents
 rollout: install haproxy
 	$(BIN)/python -m pytest -q tests/rollout
 
+# The wheel in clean venvs (each lock alone; `proxyctl up`/parity/down from the installed wheel),
+# the locks against pyproject.toml and `make lock` reproduced, the server settings, the units.
+packaging: install haproxy systemd-analyze
+	$(BIN)/python -m pytest -q tests/packaging
+
+# The container image (Containerfile), NOT part of `make test` (.ci/run runs both): a Debian
+# bookworm base from debootstrap (kept in buildah's storage for the next run), the image built
+# on it with `buildah bud --isolation chroot`, each stack started inside it against the
+# simulator on the host. Niced: the machine is shared.
+image-test: install image-tools
+	nice -n 10 $(BIN)/python -m pytest -q -m image tests/image
+
+# The wheel (and nothing else) in dist/, built with the locked setuptools from .venv.
+dist: install
+	rm -rf build dist
+	$(BIN)/python -m pip wheel -q --no-deps --no-build-isolation -w dist .
+	rm -rf build
+	@ls dist/*.whl
+
 # Locust load comparison (docs/load-testing.md): the simulator, both stacks, the baselines and
 # HAProxy, one profile after another; reports with charts and CSVs in docs/benchmarks/.
 # `make bench BENCH_PROFILES=realistic` runs one; `make bench-quick` checks the pipeline in ~2 min.
@@ -125,5 +191,25 @@ bench: install haproxy
 bench-quick: install haproxy
 	$(BIN)/proxyctl bench --profile $(BENCH_PROFILES) --quick
 
+# uv, pinned, in a venv of its own: only `make lock` needs it.
+$(UV_STAMP):
+	rm -rf $(UV_DIR)
+	$(PY) -m venv $(UV_DIR)
+	$(UV_DIR)/bin/python -m pip install -q uv==$(UV_VERSION)
+	touch $(UV_STAMP)
+
+lock: $(UV_STAMP)
+	@echo "make lock: resolving pyproject.toml as of $(LOCK_DATE) with uv $(UV_VERSION) into locks/"
+	@$(call compile_locks,.)
+
+# Proves `make lock` reproduces locks/ byte for byte (tests/packaging runs it).
+lock-check: $(UV_STAMP)
+	rm -rf .run/lock-check && mkdir -p .run/lock-check
+	cp pyproject.toml README.md LICENSE .run/lock-check/
+	@echo "make lock-check: resolving pyproject.toml as of $(LOCK_DATE) with uv $(UV_VERSION) into .run/lock-check/locks/"
+	@$(call compile_locks,.run/lock-check)
+	diff -r locks .run/lock-check/locks
+	@echo "make lock-check: locks/ is exactly what make lock produces"
+
 clean:
-	rm -rf $(VENV) .run .cache .pytest_cache .mypy_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) $(UV_DIR) .run .cache .pytest_cache .mypy_cache .ruff_cache *.egg-info build dist

@@ -1,6 +1,6 @@
 """Flask stack: the proxy as a WSGI app for Gunicorn with gevent workers.
 
-Run: ``gunicorn -c gunicorn.conf.py --bind 127.0.0.1:3001 --workers 1 proxy_server:app``.
+Run: ``proxyctl serve flask``, i.e. ``gunicorn -c python:shared.runtime.gunicorn_settings proxy_server:app``.
 This module is an adapter only — it turns Flask requests into calls on the shared core
 (``shared.core.ProxyCore``) and the core's replies into Flask responses. Behaviour
 belongs in ``shared/``; see ``proxy_server_fastapi.py`` for the twin.

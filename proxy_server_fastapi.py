@@ -1,6 +1,6 @@
 """FastAPI stack: the proxy as an ASGI app for uvicorn (uvloop + httptools).
 
-Run: ``uvicorn proxy_server_fastapi:app --port 3002 --workers 1``. An adapter only —
+Run: ``proxyctl serve fastapi`` (uvicorn; ``--server gunicorn`` for uvicorn workers). An adapter only —
 the twin of ``proxy_server.py`` over the same core and route table, with the async
 transport (one aiohttp session per worker, opened in the lifespan).
 """

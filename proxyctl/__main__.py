@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from proxyctl import bench, check_config, models, parity, promote, rollout, status, up
+from proxyctl import bench, check_config, models, parity, promote, rollout, serve, status, up
 from proxyctl.runstate import CliError
 
 __all__ = ["main"]
@@ -15,6 +15,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="proxyctl", description="Run and operate the Flask and FastAPI proxy stacks.")
     sub = parser.add_subparsers(dest="command", required=True)
     up.add_parser(sub)
+    serve.add_parser(sub)
     rollout.add_parsers(sub)
     status.add_parser(sub)
     promote.add_parser(sub)

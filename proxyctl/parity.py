@@ -17,11 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from proxyctl.procs import ROOT
-
 __all__ = ["Answer", "add_parser", "diff", "load_corpus", "normalize", "replay", "run"]
 
-DEFAULT_CORPUS = ROOT / "tests" / "contract" / "corpus"
+# Package data (one request per JSON file), so an installed proxyctl carries its corpus.
+DEFAULT_CORPUS = Path(__file__).resolve().parent / "corpus"
 VOLATILE_KEYS = {"id", "created", "created_at", "system_fingerprint", "tool_call_id", "call_id", "item_id"}
 
 

@@ -3,7 +3,9 @@
 Everything is started as a real process with its production command line —
 ``python -m aicore_sim``, ``gunicorn ... proxy_server:app``, ``uvicorn
 proxy_server_fastapi:app`` — because in-process clients buffer streams and hide the
-bugs a real server shows.
+bugs a real server shows. The server command lines are built here and only here
+(``proxyctl serve``, ``proxyctl up``, the tests, the benchmark); their settings come from
+:mod:`shared.runtime.server_settings`.
 """
 
 from __future__ import annotations
@@ -20,20 +22,36 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from shared.runtime import server_settings
+
 __all__ = [
+    "GUNICORN_SETTINGS",
     "ROOT",
+    "SERVERS",
+    "SOURCE_TREE",
+    "UVICORN_WORKER",
     "Service",
     "fastapi_argv",
     "flask_argv",
     "free_port",
     "metrics_env",
     "port_in_use",
+    "server_argv",
     "sim_argv",
     "start_service",
     "stop_all",
 ]
 
+# The directory holding the top-level modules: the repo root in a checkout, site-packages
+# in an installed wheel. Servers start here, so their `shared` is this one, never a `shared/`
+# folder in the caller's directory (gunicorn and uvicorn put their cwd first on sys.path).
 ROOT = Path(__file__).resolve().parent.parent
+SOURCE_TREE = (ROOT / "pyproject.toml").is_file()
+
+GUNICORN_SETTINGS = "python:shared.runtime.gunicorn_settings"
+UVICORN_WORKER = "uvicorn_worker.UvicornWorker"
+# The servers each stack runs under, the default first.
+SERVERS = {"flask": ("gunicorn",), "fastapi": ("uvicorn", "gunicorn")}
 
 
 def free_port() -> int:
@@ -53,8 +71,8 @@ def metrics_env(directory: Path) -> dict[str, str]:
 
     Each worker then writes its metrics there and ``GET /metrics`` on any worker sums
     them all (docs/operations.md). Give every stack process its own directory, and call
-    this before each start: uvicorn, unlike gunicorn (``gunicorn.conf.py``), has no hook
-    that empties it.
+    this before each start: uvicorn, unlike gunicorn (``on_starting`` in
+    :mod:`shared.runtime.gunicorn_settings`), has no hook that empties it.
     """
     from shared.metrics_multiproc import ENV, reset_dir
 
@@ -66,26 +84,37 @@ def sim_argv(port: int, *extra: str) -> list[str]:
     return [sys.executable, "-m", "aicore_sim", "--host", "127.0.0.1", "--port", str(port), "--quiet", *extra]
 
 
-def flask_argv(port: int, workers: int = 1) -> list[str]:
-    gunicorn = str(Path(sys.executable).with_name("gunicorn"))
-    return [
-        gunicorn,
-        "-c",
-        "gunicorn.conf.py",
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--workers",
-        str(workers),
-        "proxy_server:app",
-    ]
+def _executable(name: str) -> str:
+    """A console script of this environment (gunicorn, uvicorn), beside its python."""
+    return str(Path(sys.executable).with_name(name))
 
 
-def fastapi_argv(port: int, workers: int = 1) -> list[str]:
-    uvicorn = str(Path(sys.executable).with_name("uvicorn"))
-    drain = os.environ.get("PROXY_DRAIN_TIMEOUT", "30")
+def _hostport(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def flask_argv(port: int, workers: int = 1, *, host: str = "127.0.0.1") -> list[str]:
+    return server_argv("flask", "gunicorn", port, workers, host=host)
+
+
+def fastapi_argv(port: int, workers: int = 1, *, host: str = "127.0.0.1", server: str = "uvicorn") -> list[str]:
+    return server_argv("fastapi", server, port, workers, host=host)
+
+
+def server_argv(stack: str, server: str, port: int, workers: int, *, host: str = "127.0.0.1") -> list[str]:
+    """The production command line of ``stack`` under ``server`` (one of :data:`SERVERS`)."""
+    if server not in SERVERS.get(stack, ()):
+        raise ValueError(f"the {stack} stack does not run under {server}")
+    app = "proxy_server:app" if stack == "flask" else "proxy_server_fastapi:app"
+    if server == "gunicorn":
+        worker = [] if stack == "flask" else ["--worker-class", UVICORN_WORKER]
+        return [
+            _executable("gunicorn"), "--config", GUNICORN_SETTINGS, *worker,
+            "--bind", _hostport(host, port), "--workers", str(workers), app,
+        ]  # fmt: skip
     return [
-        uvicorn, "proxy_server_fastapi:app", "--host", "127.0.0.1", "--port", str(port),
-        "--workers", str(workers), "--no-access-log", "--timeout-graceful-shutdown", drain,
+        _executable("uvicorn"), app, "--host", host, "--port", str(port), "--workers", str(workers),
+        *server_settings.uvicorn_options(os.environ),
     ]  # fmt: skip
 
 

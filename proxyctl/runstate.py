@@ -17,17 +17,19 @@ import json
 import os
 import signal
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from proxyctl.procs import ROOT
+from proxyctl.procs import ROOT, SOURCE_TREE
 
 __all__ = [
     "CliError",
     "RunDir",
     "add_common",
     "add_socket",
+    "default_run_dir",
     "percent_arg",
     "pid_alive",
     "port_arg",
@@ -60,8 +62,22 @@ def port_arg(text: str) -> int:
     return int(text)
 
 
+def default_run_dir(env: Mapping[str, str]) -> Path:
+    """``PROXYCTL_RUN_DIR``; else ``.run/`` in a source checkout; else the user's state directory.
+
+    An installed proxyctl must not write into site-packages: it uses ``$XDG_STATE_HOME/proxyctl``
+    (``~/.local/state/proxyctl``), as the XDG base directory convention has it.
+    """
+    if env.get("PROXYCTL_RUN_DIR"):
+        return Path(env["PROXYCTL_RUN_DIR"])
+    if SOURCE_TREE:
+        return ROOT / ".run"
+    state = env.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(state) / "proxyctl"
+
+
 def add_common(p: argparse.ArgumentParser) -> None:
-    default = os.environ.get("PROXYCTL_RUN_DIR", str(ROOT / ".run"))
+    default = str(default_run_dir(os.environ))
     p.add_argument("--run-dir", type=Path, default=Path(default), help=f"state directory (default {default})")
 
 

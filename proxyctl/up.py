@@ -22,6 +22,7 @@ from typing import Any
 from proxyctl.haproxy import Runtime, find_binary, parse_servers, render_config, servers_for, split_weights
 from proxyctl.procs import (
     ROOT,
+    SERVERS,
     Service,
     fastapi_argv,
     flask_argv,
@@ -31,6 +32,7 @@ from proxyctl.procs import (
     start_service,
 )
 from proxyctl.runstate import CliError, RunDir, add_common, percent_arg, port_arg, proc_start_time, shutdown
+from shared.runtime import server_settings
 
 __all__ = ["add_parser", "run"]
 
@@ -53,7 +55,13 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         metavar="N",
         help=f"%% of new requests to FastAPI (default: the last one set, else {DEFAULT_PERCENT})",
     )
-    p.add_argument("--workers", type=_positive, default=1, help="workers per stack")
+    p.add_argument("--workers", type=_positive, help="workers per stack (default: WEB_CONCURRENCY, else 1)")
+    p.add_argument(
+        "--fastapi-server",
+        choices=SERVERS["fastapi"],
+        default=SERVERS["fastapi"][0],
+        help="run FastAPI under uvicorn (default) or gunicorn with uvicorn workers",
+    )
     p.add_argument("--detach", action="store_true", help="return once ready; `proxyctl down` stops everything")
     p.add_argument("--flask-port", type=port_arg, default=3001)
     p.add_argument("--fastapi-port", type=port_arg, default=3002)
@@ -65,11 +73,22 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--flask-servers", metavar="HOST:PORT,...", help="front these Flask servers, start no stacks")
     p.add_argument("--fastapi-servers", metavar="HOST:PORT,...", help="front these FastAPI servers")
     p.add_argument("--ready-timeout", type=float, default=30.0, help="seconds to wait for health checks")
+    p.add_argument(
+        "--print-haproxy-config",
+        action="store_true",
+        help="print the HAProxy config these options give (socket and state file in --run-dir) and start "
+        "nothing: for an HAProxy run by systemd (docs/deployment.md)",
+    )
     p.set_defaults(func=run)
 
 
 def _check(args: argparse.Namespace, rd: RunDir) -> tuple[str, list[int]]:
     """Everything that can be refused before anything is started."""
+    if args.workers is None:
+        try:
+            args.workers = server_settings.workers(os.environ)
+        except ValueError as exc:
+            raise CliError(str(exc)) from exc
     if bool(args.flask_servers) != bool(args.fastapi_servers):
         raise CliError("--flask-servers and --fastapi-servers go together")
     fleets = bool(args.flask_servers)
@@ -127,7 +146,7 @@ def _start_local(args: argparse.Namespace, rd: RunDir, services: list[Service]) 
     env = {"PROXY_CONFIG": str(Path(config).resolve())}
     for name, port, argv in (
         ("flask", args.flask_port, flask_argv(args.flask_port, args.workers)),
-        ("fastapi", args.fastapi_port, fastapi_argv(args.fastapi_port, args.workers)),
+        ("fastapi", args.fastapi_port, fastapi_argv(args.fastapi_port, args.workers, server=args.fastapi_server)),
     ):
         # Several workers: one emptied PROMETHEUS_MULTIPROC_DIR per stack, so /metrics sums all workers.
         extra = metrics_env(rd.file(f"metrics-{name}")) if args.workers > 1 else {}
@@ -137,12 +156,33 @@ def _start_local(args: argparse.Namespace, rd: RunDir, services: list[Service]) 
     return [f"127.0.0.1:{args.flask_port}"], [f"127.0.0.1:{args.fastapi_port}"], key
 
 
+def _print_haproxy_config(args: argparse.Namespace, rd: RunDir, percent: int) -> int:
+    if bool(args.flask_servers) != bool(args.fastapi_servers):
+        raise CliError("--flask-servers and --fastapi-servers go together")
+    flask = parse_servers(args.flask_servers or f"127.0.0.1:{args.flask_port}", "--flask-servers")
+    fastapi = parse_servers(args.fastapi_servers or f"127.0.0.1:{args.fastapi_port}", "--fastapi-servers")
+    text = render_config(
+        servers_for(flask, fastapi),
+        percent=percent,
+        bind=args.bind,
+        port=args.haproxy_port,
+        admin_port=args.admin_port,
+        socket_path=rd.socket,
+        state_file=rd.file("haproxy.state"),
+        sticky=args.sticky,
+    )
+    print(text, end="")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     rd = RunDir(args.run_dir)
-    binary, ports = _check(args, rd)
     persisted = rd.weight()
     percent = args.fastapi_weight if args.fastapi_weight is not None else persisted
     percent = DEFAULT_PERCENT if percent is None else percent
+    if args.print_haproxy_config:
+        return _print_haproxy_config(args, rd, percent)
+    binary, ports = _check(args, rd)
     rd.ensure()
     services: list[Service] = []
     ready = False

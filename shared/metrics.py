@@ -313,7 +313,7 @@ class StackMetrics(Recorder):
 
     def __init__(self, stack: str, config: ProxyConfig) -> None:
         if _MULTIPROC_DIR is not None:
-            # The server empties the directory before any worker starts (gunicorn.conf.py, proxyctl).
+            # The server empties the directory before any worker starts (gunicorn settings, proxyctl).
             os.makedirs(_MULTIPROC_DIR, exist_ok=True)
             metrics_multiproc.sweep_dead_workers(_MULTIPROC_DIR)
         self.stack = stack

@@ -8,7 +8,7 @@ files from an earlier run would be summed too — and the live gauges
 or its open streams would be counted forever.
 
 This module does that with ``os`` alone because the gunicorn *master* calls it
-(``gunicorn.conf.py``: ``on_starting``, ``child_exit``): importing prometheus_client
+(:mod:`shared.runtime.gunicorn_settings`: ``on_starting``, ``child_exit``): importing prometheus_client
 there would import ``ssl`` before gevent patches it in the workers forked afterwards
 (the reason ``preload_app`` is off). :func:`mark_process_dead` removes exactly the
 files ``prometheus_client.multiprocess.mark_process_dead`` removes;

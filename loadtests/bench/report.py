@@ -146,7 +146,7 @@ def write_report(
         f"- Simulator (`python -m aicore_sim`): `{' '.join(profile.sim_args)}`, journal off",
         "- Workers: " + "; ".join(sorted({f"{t.name}: {t.workers}" for t in (r.target for r in results.values())})),
         "- CPUs: the server under test runs alone on CPU 0 (`taskset -c 0`); the simulator, HAProxy and "
-        "Locust share CPU 1. The stacks run with their production settings (`gunicorn.conf.py`, "
+        "Locust share CPU 1. The stacks run with their production settings (`shared/runtime/gunicorn_settings.py`, "
         "`proxyctl.procs.fastapi_argv`), access log included.",
         "- Each run: Locust `FastHttpUser` (`loadtests/locustfile.py`), headless, all users started at once, "
         "a warm-up whose requests are dropped, then the measured time (or, for the soak, 100,000 requests).",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import jsonschema_rs  # dev extra: validates the document against the JSON Schema meta-schema
 import orjson
 import pytest
 
@@ -30,8 +31,6 @@ from shared.flow import Reply
 from shared.openapi import ERROR_SCHEMA, OPERATIONS, error_statuses, openapi_document, openapi_json
 from shared.openapi_schemas import REQUEST_EXAMPLES, SCHEMAS
 from shared.routes import ROUTES, Route
-
-jsonschema_rs = pytest.importorskip("jsonschema_rs")  # comes with schemathesis (dev extra)
 
 DOC = openapi_document()
 PLANNED = {

@@ -1,0 +1,4 @@
+"""Process-level code: how the servers run the apps (settings, hooks), beside ``shared/transports/``.
+
+Nothing here is imported on a request's path.
+"""
