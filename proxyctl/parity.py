@@ -21,7 +21,8 @@ __all__ = ["Answer", "add_parser", "diff", "load_corpus", "normalize", "replay",
 
 # Package data (one request per JSON file), so an installed proxyctl carries its corpus.
 DEFAULT_CORPUS = Path(__file__).resolve().parent / "corpus"
-VOLATILE_KEYS = {"id", "created", "created_at", "system_fingerprint", "tool_call_id", "call_id", "item_id"}
+# ... and "signature": a thinking block's signature is minted per answer by the upstream.
+VOLATILE_KEYS = {"id", "created", "created_at", "system_fingerprint", "tool_call_id", "call_id", "item_id", "signature"}
 
 
 @dataclass
