@@ -1,94 +1,69 @@
 """Flask stack: the proxy as a WSGI app for Gunicorn with gevent workers.
 
-Run: ``proxyctl serve flask``, i.e. ``gunicorn -c python:shared.runtime.gunicorn_settings proxy_server:app``.
-This module is an adapter only — it turns Flask requests into calls on the shared core
-(``shared.core.ProxyCore``) and the core's replies into Flask responses. Behaviour
-belongs in ``shared/``; see ``proxy_server_fastapi.py`` for the twin.
+Run: ``proxyctl serve flask`` (or ``gunicorn -c python:shared.runtime.gunicorn_settings
+proxy_server:app``). This module is an adapter only: each view begins the request's
+record, admits or runs it through the sync transport, and turns the answer into a Flask
+response. Behaviour belongs in ``shared/``; ``proxy_server_fastapi.py`` is the twin.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Callable, Generator, Iterator
 
-from flask import Flask, Response, request
+from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 
-from shared.config import ProxyConfig, config_path
+from shared.config import ProxyConfig
 from shared.core import ProxyCore
-from shared.errors import MethodNotAllowed, NotFound, ProxyError
-from shared.exchange import Exchange
-from shared.flow import Reply, StreamReply
-from shared.logs import configure_access_log
-from shared.metrics import CONTENT_TYPE, EXPOSITION_HANDLER, StackMetrics, StreamWatch, exposition
-from shared.routes import ROUTES, Route, dialect_for
-from shared.startup import lazy_app
-from shared.transports.discovery_http import load_config_with_discovery
-from shared.transports.sync_requests import Upstream
+from shared.endpoints import ENDPOINTS, Endpoint
+from shared.record import RequestRecord
+from shared.replies import Reply, StreamReply
+from shared.runtime.metrics import CONTENT_TYPE, EXPOSITION_HANDLER, exposition
+from shared.runtime.startup import lazy_app, start_core
+from shared.transports.sync_requests import UpstreamClient
 
 __all__ = ["STACK", "create_app"]
 
 STACK = "flask"
 log = logging.getLogger("proxy.flask")
-access = logging.getLogger("proxy.access")
 
 
 def create_app(config: ProxyConfig | None = None) -> Flask:
     """Build the app; without ``config`` it is read from ``PROXY_CONFIG`` (default ./config.json)."""
-    cfg = config if config is not None else load_config_with_discovery(config_path(os.environ))
-    core = ProxyCore(cfg, stack=STACK, started_at=time.time())
-    metrics = StackMetrics(STACK, cfg)
-    upstream = Upstream(core, metrics=metrics)
-    configure_access_log(access, cfg.access_log)
+    core = start_core(STACK, config)
+    client = UpstreamClient(core)
     app = Flask(__name__)
-    app.extensions["proxy"] = {"core": core, "upstream": upstream, "metrics": metrics}
-    for route in ROUTES:
-        view = _metrics_view(core) if route.handler == EXPOSITION_HANDLER else _view(core, upstream, metrics, route)
-        app.add_url_rule(route.path, endpoint=route.handler, view_func=view, methods=[route.method])
+    app.extensions["proxy"] = {"core": core, "client": client}
+    for endpoint in ENDPOINTS:
+        view = _metrics_view(core) if endpoint.handler == EXPOSITION_HANDLER else _view(core, client, endpoint)
+        app.add_url_rule(endpoint.path, endpoint=endpoint.handler, view_func=view, methods=[endpoint.method])
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:
-        error: ProxyError
-        if exc.code == 405:
-            error = MethodNotAllowed(f"method {request.method} is not allowed on {request.path}")
-        elif exc.code == 404:
-            error = NotFound(f"no route {request.method} {request.path}; see the README for the proxy's routes")
-        else:
-            error = ProxyError(exc.description or "request failed", status=exc.code or 500)
-        reply = core.error_reply(error, dialect_for(request.path))
-        metrics.route(request.path).series(None).counted(reply.status)
-        return _to_response(reply)
+        return _respond(
+            *core.unrouted(exc.code or 500, request.method, request.path, request.headers, time.monotonic())
+        )
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.path)
-        reply = core.error_reply(ProxyError("internal proxy error; see the proxy's log"), dialect_for(request.path))
-        metrics.route(request.path).series(None).counted(reply.status)
-        return _to_response(reply)
+        record: RequestRecord | None = g.get("record")  # the view's, when it had begun one
+        if record is None:
+            return _respond(*core.unrouted(500, request.method, request.path, request.headers, time.monotonic()))
+        return _respond(record, core.failed(record))
 
     return app
 
 
-def _view(core: ProxyCore, upstream: Upstream, metrics: StackMetrics, route: Route) -> Callable[[], Response]:
-    route_metrics = metrics.route(route.path)
-
+def _view(core: ProxyCore, client: UpstreamClient, endpoint: Endpoint) -> Callable[[], Response]:
     def view() -> Response:
-        ex = Exchange(
-            core, metrics, route_metrics, access.info, request.headers, request.method, request.path, time.monotonic()
-        )
-        result: Reply | StreamReply | None = core.admit(route, request.headers)
-        if result is None:
-            result = upstream.run(ex.job(route, request.headers, _read_body(core.body_limit), time.time()))
-        resp = _to_response(result, ex.request_id)
-        if isinstance(result, StreamReply):
-            resp.response = _logged(result.chunks, lambda: ex.done(200, time.monotonic()), ex.stream_watch())
-        else:
-            ex.finished(result, time.monotonic())
-        return resp
+        record = g.record = core.begin(endpoint, request.headers, request.method, request.path, time.monotonic())
+        answer = record.admit() or client.run(record.job(_read_body(core.body_limit), time.time()))
+        return _respond(record, answer)
 
-    view.__name__ = route.handler
+    view.__name__ = endpoint.handler
     return view
 
 
@@ -96,8 +71,8 @@ def _metrics_view(core: ProxyCore) -> Callable[[], Response]:
     """``GET /metrics``: this worker's metrics, or every worker's with ``PROMETHEUS_MULTIPROC_DIR``."""
 
     def view() -> Response:
-        reply = Reply(200, exposition(), {"content-type": CONTENT_TYPE})
-        return _to_response(reply, core.request_id(request.headers))
+        record = core.begin(None, request.headers, request.method, request.path, time.monotonic())
+        return _respond(record, Reply(200, exposition(), {"content-type": CONTENT_TYPE}))
 
     view.__name__ = EXPOSITION_HANDLER
     return view
@@ -114,31 +89,29 @@ def _read_body(limit: int) -> bytes | None:
     return b"".join(parts)
 
 
-def _to_response(result: Reply | StreamReply, request_id: str | None = None) -> Response:
-    if isinstance(result, StreamReply):
-        resp = Response(result.chunks, status=200, headers=dict(result.headers))
+def _respond(record: RequestRecord, answer: Reply | StreamReply) -> Response:
+    """The Flask response; a complete answer is recorded now, a stream when it closes."""
+    if isinstance(answer, StreamReply):
+        assert isinstance(answer.chunks, Generator)
+        resp = Response(_streamed(record, answer.chunks), status=200, headers=dict(answer.headers))
     else:
-        resp = Response(result.body, status=result.status, headers=dict(result.headers))
+        record.finished(answer, time.monotonic())
+        resp = Response(answer.body, status=answer.status, headers=dict(answer.headers))
     resp.headers["X-Proxy-Stack"] = STACK
-    if request_id:
-        resp.headers["X-Request-Id"] = request_id
+    resp.headers["X-Request-Id"] = record.request_id
     return resp
 
 
-def _logged(chunks: Generator[bytes, None, None], done: Callable[[], None], watch: StreamWatch) -> Iterator[bytes]:
-    """The stream, measured and logged when it ends (also when the client leaves: ``chunks`` is closed)."""
-    watch.opened()
+def _streamed(record: RequestRecord, chunks: Generator[bytes, None, None]) -> Iterator[bytes]:
+    """The stream as it is; closing it (the end, or the client leaving) closes the upstream at once."""
+    record.stream_opened()
     try:
-        for chunk in chunks:
-            if watch.waiting:  # until the first event: time to first token
-                watch.chunk(chunk, time.monotonic())
-            yield chunk
+        yield from chunks
     finally:
         try:
-            chunks.close()  # closes the upstream response at once
+            chunks.close()
         finally:
-            watch.closed()
-            done()
+            record.stream_closed(time.monotonic())
 
 
 __getattr__ = lazy_app(create_app, globals())

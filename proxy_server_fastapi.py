@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
@@ -19,54 +19,47 @@ from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from shared.config import ProxyConfig, config_path
+from shared.config import ProxyConfig
 from shared.core import ProxyCore
-from shared.errors import MethodNotAllowed, NotFound, ProxyError
-from shared.exchange import Exchange
-from shared.flow import Reply, StreamReply
-from shared.logs import configure_access_log
-from shared.metrics import CONTENT_TYPE, EXPOSITION_HANDLER, StackMetrics, StreamWatch, exposition
-from shared.routes import ROUTES, Route, dialect_for
-from shared.startup import lazy_app
-from shared.transports.async_aiohttp import Upstream
-from shared.transports.discovery_http import load_config_with_discovery
+from shared.endpoints import ENDPOINTS, Endpoint
+from shared.record import RequestRecord
+from shared.replies import Reply, StreamReply
+from shared.runtime.metrics import CONTENT_TYPE, EXPOSITION_HANDLER, exposition
+from shared.runtime.startup import lazy_app, start_core
+from shared.transports.async_aiohttp import UpstreamClient
 
 __all__ = ["DOCS_ASSETS", "STACK", "create_app"]
 
 STACK = "fastapi"
 log = logging.getLogger("proxy.fastapi")
-access = logging.getLogger("proxy.access")
 
 
 def create_app(config: ProxyConfig | None = None) -> FastAPI:
     """Build the app; without ``config`` it is read from ``PROXY_CONFIG`` (default ./config.json)."""
-    cfg = config if config is not None else load_config_with_discovery(config_path(os.environ))
-    core = ProxyCore(cfg, stack=STACK, started_at=time.time())
-    metrics = StackMetrics(STACK, cfg)
-    upstream = Upstream(core, metrics=metrics)
-    configure_access_log(access, cfg.access_log)
+    core = start_core(STACK, config)
+    client = UpstreamClient(core)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        await upstream.start()
+        await client.start()
         try:
             yield
         finally:
-            await upstream.close()
+            await client.close()
 
     app = FastAPI(title="SAP AI Core LLM proxy", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
-    app.state.proxy = {"core": core, "upstream": upstream, "metrics": metrics}
+    app.state.proxy = {"core": core, "client": client}
     # Plain Starlette routes, not FastAPI API routes: the views take the raw Request and
     # build their own Response, so FastAPI's per-request dependency solving, query
     # parsing and response validation would be pure cost (~40% of the worker's CPU per
     # request, py-spy; docs/benchmarks/overhead.md). The OpenAPI document is the shared
     # one (shared/openapi.py), so nothing reads FastAPI's route metadata.
-    for route in ROUTES:
+    for endpoint in ENDPOINTS:
         app.add_route(
-            route.path,
-            _metrics_view(core) if route.handler == EXPOSITION_HANDLER else _view(core, upstream, metrics, route),
-            methods=[route.method],
-            name=route.handler,
+            endpoint.path,
+            _metrics_view(core) if endpoint.handler == EXPOSITION_HANDLER else _view(core, client, endpoint),
+            methods=[endpoint.method],
+            name=endpoint.handler,
             include_in_schema=False,
         )
 
@@ -74,23 +67,12 @@ def create_app(config: ProxyConfig | None = None) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(req: Request, exc: StarletteHTTPException) -> Response:
-        error: ProxyError
-        if exc.status_code == 405:
-            error = MethodNotAllowed(f"method {req.method} is not allowed on {req.url.path}")
-        elif exc.status_code == 404:
-            error = NotFound(f"no route {req.method} {req.url.path}; see the README for the proxy's routes")
-        else:
-            error = ProxyError(str(exc.detail), status=exc.status_code)
-        reply = core.error_reply(error, dialect_for(req.url.path))
-        metrics.route(req.url.path).series(None).counted(reply.status)
-        return _to_response(reply)
+        return _respond(*core.unrouted(exc.status_code, req.method, req.url.path, req.headers, time.monotonic()))
 
     @app.exception_handler(Exception)
     async def _unexpected(req: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", req.method, req.url.path)
-        reply = core.error_reply(ProxyError("internal proxy error; see the proxy's log"), dialect_for(req.url.path))
-        metrics.route(req.url.path).series(None).counted(reply.status)
-        return _to_response(reply)
+        return _respond(*core.unrouted(500, req.method, req.url.path, req.headers, time.monotonic()))
 
     return app
 
@@ -142,32 +124,19 @@ def _add_docs(app: FastAPI) -> None:
     app.add_route("/redoc", redoc, methods=["GET"], include_in_schema=False)
 
 
-def _view(
-    core: ProxyCore, upstream: Upstream, metrics: StackMetrics, route: Route
-) -> Callable[[Request], Awaitable[Response]]:
-    route_metrics = metrics.route(route.path)
-
+def _view(core: ProxyCore, client: UpstreamClient, endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]]:
     async def view(request: Request) -> Response:
-        path = request.scope["path"]
-        ex = Exchange(
-            core, metrics, route_metrics, access.info, request.headers, request.method, path, time.monotonic()
-        )
-        result: Reply | StreamReply | None = core.admit(route, request.headers)
-        if result is None:
-            body = await _read_body(request, core.body_limit)
+        record = core.begin(endpoint, request.headers, request.method, request.scope["path"], time.monotonic())
+        answer = record.admit()
+        if answer is None:
             try:
-                result = await upstream.run(ex.job(route, request.headers, body, time.time()))
+                answer = await client.run(record.job(await _read_body(request, core.body_limit), time.time()))
             except Exception:  # a bug: answer 500 here, since Starlette's handler would drop the connection
-                log.exception("unhandled error on %s %s", request.method, path)
-                result = core.error_reply(ProxyError("internal proxy error; see the proxy's log"), route.dialect)
-        if isinstance(result, StreamReply):
-            done = lambda: ex.done(200, time.monotonic())  # noqa: E731
-            result = StreamReply(result.headers, _logged(result.chunks, done, ex.stream_watch()))
-        else:
-            ex.finished(result, time.monotonic())
-        return _to_response(result, ex.request_id)
+                log.exception("unhandled error on %s %s", request.method, record.path)
+                answer = core.failed(record)
+        return _respond(record, answer)
 
-    view.__name__ = route.handler
+    view.__name__ = endpoint.handler
     return view
 
 
@@ -179,8 +148,8 @@ def _metrics_view(core: ProxyCore) -> Callable[[Request], Response]:
     """
 
     def view(request: Request) -> Response:
-        reply = Reply(200, exposition(), {"content-type": CONTENT_TYPE})
-        return _to_response(reply, core.request_id(request.headers))
+        record = core.begin(None, request.headers, request.method, request.scope["path"], time.monotonic())
+        return _respond(record, Reply(200, exposition(), {"content-type": CONTENT_TYPE}))
 
     view.__name__ = EXPOSITION_HANDLER
     return view
@@ -197,31 +166,30 @@ async def _read_body(request: Request, limit: int) -> bytes | None:
     return b"".join(parts)
 
 
-def _to_response(result: Reply | StreamReply, request_id: str | None = None) -> Response:
-    if isinstance(result, StreamReply):
-        resp: Response = StreamingResponse(result.chunks, status_code=200, headers=dict(result.headers))
+def _respond(record: RequestRecord, answer: Reply | StreamReply) -> Response:
+    """The Starlette response; a complete answer is recorded now, a stream when it closes."""
+    if isinstance(answer, StreamReply):
+        assert isinstance(answer.chunks, AsyncGenerator)
+        resp: Response = StreamingResponse(_streamed(record, answer.chunks), headers=dict(answer.headers))
     else:
-        resp = Response(result.body, status_code=result.status, headers=dict(result.headers))
+        record.finished(answer, time.monotonic())
+        resp = Response(answer.body, status_code=answer.status, headers=dict(answer.headers))
     resp.headers["X-Proxy-Stack"] = STACK
-    if request_id:
-        resp.headers["X-Request-Id"] = request_id
+    resp.headers["X-Request-Id"] = record.request_id
     return resp
 
 
-async def _logged(chunks: AsyncIterator[bytes], done: Callable[[], None], watch: StreamWatch) -> AsyncIterator[bytes]:
-    """The stream, measured and logged when it ends; closing ``chunks`` explicitly closes the upstream at once."""
-    watch.opened()
+async def _streamed(record: RequestRecord, chunks: AsyncGenerator[bytes, None]) -> AsyncIterator[bytes]:
+    """The stream as it is; closing it (the end, or the client leaving) closes the upstream at once."""
+    record.stream_opened()
     try:
         async for chunk in chunks:
-            if watch.waiting:  # until the first event: time to first token
-                watch.chunk(chunk, time.monotonic())
             yield chunk
     finally:
         try:
-            await chunks.aclose()  # type: ignore[attr-defined]
+            await chunks.aclose()
         finally:
-            watch.closed()
-            done()
+            record.stream_closed(time.monotonic())
 
 
 __getattr__ = lazy_app(create_app, globals())

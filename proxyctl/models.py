@@ -15,8 +15,8 @@ import os
 import sys
 
 from proxyctl.runstate import CliError
+from shared.catalog import ModelCatalog, ModelEntry
 from shared.config import ConfigError, ProxyConfig, config_path
-from shared.routing import ModelRoute, Router
 from shared.transports.discovery_http import REFRESH_ENV, load_config_with_discovery
 
 __all__ = ["add_parser", "models_table", "run"]
@@ -52,7 +52,7 @@ def _warn(message: str) -> None:
     print(f"warning: {message}", file=sys.stderr)
 
 
-def _api(route: ModelRoute) -> str:
+def _api(route: ModelEntry) -> str:
     if route.family == "claude":
         return route.claude_api
     if route.family == "gemini":
@@ -67,12 +67,12 @@ def _deployment_id(url: str) -> str:
 
 def models_table(config: ProxyConfig) -> str:
     """The table as text: one row per configured model, then one per alias."""
-    router = Router(config)
+    catalog = ModelCatalog(config)
     names = config.name_table()
     rows: list[tuple[str, ...]] = [HEADER]
 
     def row(label: str, model: str, note: str) -> tuple[str, ...]:
-        route = router.configured_route(model)
+        route = catalog.configured_entry(model)
         subs = [s for s in config.sub_accounts if model in s.deployments]
         deployments = [_deployment_id(u) for s in subs for u in s.deployments[model]]
         subs_text = ",".join(s.name for s in subs)

@@ -74,7 +74,7 @@ def metrics_env(directory: Path) -> dict[str, str]:
     this before each start: uvicorn, unlike gunicorn (``on_starting`` in
     :mod:`shared.runtime.gunicorn_settings`), has no hook that empties it.
     """
-    from shared.metrics_multiproc import ENV, reset_dir
+    from shared.runtime.multiproc import ENV, reset_dir
 
     reset_dir(directory)
     return {ENV: str(directory)}

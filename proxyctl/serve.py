@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if workers > 1 and server == "uvicorn" and env.get("PROMETHEUS_MULTIPROC_DIR"):
         # gunicorn empties the metrics directory itself (on_starting); uvicorn has no such hook.
-        from shared.metrics_multiproc import reset_dir
+        from shared.runtime.multiproc import reset_dir
 
         reset_dir(env["PROMETHEUS_MULTIPROC_DIR"])
     sys.stdout.flush()

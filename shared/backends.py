@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared.adjustments import Adjustments
+from shared.catalog import ModelEntry
 from shared.convert import azure_openai, claude_converse, claude_invoke, gemini
 from shared.jsonutil import dumps, loads
 from shared.openai_chunks import ChunkFactory
-from shared.routing import ModelRoute
-from shared.streams import ChatStream, Decoder, SSEJsonDecoder, StreamRelay, Translator
+from shared.streams import ChatRelay, Decoder, Relay, SSEJsonDecoder, Translator
 
 __all__ = ["ChatBackend", "ResponseIds", "chat_backend"]
 
@@ -42,8 +42,8 @@ class ChatBackend:
     def __init__(
         self,
         name: str,
-        path: Callable[[ModelRoute, bool], str],
-        body: Callable[[dict[str, Any], ModelRoute, Adjustments | None], dict[str, Any]],
+        path: Callable[[ModelEntry, bool], str],
+        body: Callable[[dict[str, Any], ModelEntry, Adjustments | None], dict[str, Any]],
         completion: Converter,
         decoder: Callable[[], Decoder] | None = None,
         translator: Callable[[ChunkFactory, bool], Translator] | None = None,
@@ -69,11 +69,11 @@ class ChatBackend:
         chunks = ChunkFactory(ids.completion_id, ids.created, ids.model)
         return self._decoder(), [self._translator(chunks, True)]
 
-    def relay(self, ids: ResponseIds, include_usage: bool) -> StreamRelay:
-        """The Chat Completions stream."""
+    def relay(self, ids: ResponseIds, include_usage: bool) -> Relay:
+        """The Chat Completions stream; the usage chunk reaches the client with ``include_usage`` only."""
         assert self._decoder is not None and self._translator is not None
         chunks = ChunkFactory(ids.completion_id, ids.created, ids.model)
-        return ChatStream(self._decoder(), self._translator(chunks, include_usage))
+        return ChatRelay(self._decoder(), self._translator(chunks, True), client_usage=include_usage)
 
 
 class _Azure(ChatBackend):
@@ -87,30 +87,30 @@ class _Azure(ChatBackend):
     def chunk_stages(self, ids: ResponseIds) -> tuple[Decoder, list[Translator]]:
         return SSEJsonDecoder(loads), []
 
-    def relay(self, ids: ResponseIds, include_usage: bool) -> StreamRelay:
-        return azure_openai.AzurePassthroughStream()
+    def relay(self, ids: ResponseIds, include_usage: bool) -> Relay:
+        return azure_openai.AzurePassthroughRelay(client_usage=include_usage)
 
 
-def _azure_body(doc: dict[str, Any], route: ModelRoute, adjustments: Adjustments | None) -> dict[str, Any]:
-    return azure_openai.openai_to_azure_chat(doc, caps=route.capabilities, adjustments=adjustments)
+def _azure_body(doc: dict[str, Any], entry: ModelEntry, adjustments: Adjustments | None) -> dict[str, Any]:
+    return azure_openai.openai_to_azure_chat(doc, caps=entry.capabilities, adjustments=adjustments)
 
 
-def _gemini_path(route: ModelRoute, stream: bool) -> str:
-    return f"/models/{route.upstream_model}:{'streamGenerateContent' if stream else 'generateContent'}"
+def _gemini_path(entry: ModelEntry, stream: bool) -> str:
+    return f"/models/{entry.upstream_model}:{'streamGenerateContent' if stream else 'generateContent'}"
 
 
 _BACKENDS: dict[str, ChatBackend] = {
     "openai": _Azure(
         "azure-openai",
-        lambda route, stream: f"/chat/completions?api-version={route.api_version}",
+        lambda entry, stream: f"/chat/completions?api-version={entry.api_version}",
         _azure_body,
         lambda doc, **_: doc,
     ),
     "claude:invoke": ChatBackend(
         "bedrock-invoke",
-        lambda route, stream: "/invoke-with-response-stream" if stream else "/invoke",
-        lambda doc, route, adj: claude_invoke.openai_to_claude_invoke(
-            doc, default_max_tokens=route.max_tokens, caps=route.capabilities, adjustments=adj
+        lambda entry, stream: "/invoke-with-response-stream" if stream else "/invoke",
+        lambda doc, entry, adj: claude_invoke.openai_to_claude_invoke(
+            doc, default_max_tokens=entry.max_tokens, caps=entry.capabilities, adjustments=adj
         ),
         claude_invoke.claude_invoke_to_openai,
         claude_invoke.stream_decoder,
@@ -118,9 +118,9 @@ _BACKENDS: dict[str, ChatBackend] = {
     ),
     "claude:converse": ChatBackend(
         "bedrock-converse",
-        lambda route, stream: "/converse-stream" if stream else "/converse",
-        lambda doc, route, adj: claude_converse.openai_to_claude_converse(
-            doc, default_max_tokens=route.max_tokens, caps=route.capabilities, adjustments=adj
+        lambda entry, stream: "/converse-stream" if stream else "/converse",
+        lambda doc, entry, adj: claude_converse.openai_to_claude_converse(
+            doc, default_max_tokens=entry.max_tokens, caps=entry.capabilities, adjustments=adj
         ),
         claude_converse.claude_converse_to_openai,
         claude_converse.stream_decoder,
@@ -129,8 +129,8 @@ _BACKENDS: dict[str, ChatBackend] = {
     "gemini": ChatBackend(
         "vertex-gemini",
         _gemini_path,
-        lambda doc, route, adj: gemini.openai_to_gemini(
-            doc, default_max_tokens=None, caps=route.capabilities, adjustments=adj
+        lambda doc, entry, adj: gemini.openai_to_gemini(
+            doc, default_max_tokens=None, caps=entry.capabilities, adjustments=adj
         ),
         gemini.gemini_to_openai,
         gemini.stream_decoder,
@@ -139,6 +139,6 @@ _BACKENDS: dict[str, ChatBackend] = {
 }
 
 
-def chat_backend(route: ModelRoute) -> ChatBackend:
-    key = f"claude:{route.claude_api}" if route.family == "claude" else route.family
+def chat_backend(entry: ModelEntry) -> ChatBackend:
+    key = f"claude:{entry.claude_api}" if entry.family == "claude" else entry.family
     return _BACKENDS[key]

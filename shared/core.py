@@ -1,51 +1,63 @@
 """The proxy as one I/O-free object: a request in, a reply or a flow to run out.
 
-Adapters hand :meth:`ProxyCore.handle` the route, the headers, the raw body and the
-current time; they get back either a finished :class:`~shared.flow.Reply` or a
-:class:`~shared.flow.Job` whose flow their transport runs. Per-app state lives here
-(router, balancer, token caches), created once per worker process.
+An adapter begins each request with :meth:`ProxyCore.begin`, which returns its
+:class:`~shared.record.RequestRecord`; the record admits the request or turns its body
+into a :class:`~shared.flows.commands.Job` for the adapter's transport, through
+:meth:`admit` and :meth:`handle` here. Per-app state lives here (model catalog, balancer,
+token caches), created once per worker process; nothing here reads a clock or does I/O.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
-from shared.adjustments import Adjustments
-from shared.anthropic_api import count_tokens_reply, messages_flow
 from shared.backends import ResponseIds
 from shared.balancer import Balancer
-from shared.chat import Upstreams, chat_flow, embeddings_flow, parse_chat_request, parse_json_object
+from shared.catalog import ModelCatalog
 from shared.client_auth import verify_client_key
 from shared.config import ProxyConfig
-from shared.errors import PayloadTooLarge, ProxyError, UnsupportedMediaType, render_error
-from shared.flow import Job, Reply
-from shared.jsonutil import dumps, loads
+from shared.endpoints import ENDPOINTS, Endpoint, dialect_for
+from shared.errors import (
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+    ProxyError,
+    TokenFetchError,
+    UnsupportedMediaType,
+)
+from shared.flows.chat import chat_flow, parse_chat_request, parse_json_object
+from shared.flows.commands import Flow, Job, NeedToken
+from shared.flows.deployments import Deployments
+from shared.flows.embeddings import embeddings_flow
+from shared.flows.messages import count_tokens_reply, messages_flow
+from shared.flows.responses import responses_flow
+from shared.jsonutil import dumps
 from shared.openapi import openapi_json
-from shared.responses_route import responses_flow
+from shared.record import RecordSink, RequestRecord
+from shared.replies import Reply, error_reply
 from shared.retry import CircuitBreakers
-from shared.routes import Route
-from shared.routing import Router
 from shared.token_cache import TokenCache
 
-__all__ = ["Incoming", "ProxyCore", "new_random_id"]
+__all__ = ["ProxyCore", "new_random_id"]
 
-
-@dataclass(frozen=True, slots=True)
-class Incoming:
-    """What a handler knows about the request besides its body."""
-
-    headers: Mapping[str, str]
-    now: float
-    request_id: str
+Handler = Callable[[bytes, RequestRecord, float], Reply | Job]
 
 
 def new_random_id(prefix: str) -> str:
     """``chatcmpl-…`` and ``req-…`` as OpenAI writes them; ``msg_…``/``resp_…`` as Anthropic and Responses do."""
     sep = "-" if prefix in ("chatcmpl", "req") else "_"
     return f"{prefix}{sep}{uuid.uuid4().hex[:29]}"
+
+
+class _NoSink:
+    """A sink that keeps nothing (tools and tests that need no metrics or log)."""
+
+    def request_started(self, record: RequestRecord) -> None: ...
+    def stream_started(self) -> None: ...
+    def stream_ended(self) -> None: ...
+    def finished(self, record: RequestRecord) -> None: ...
 
 
 class ProxyCore:
@@ -55,40 +67,51 @@ class ProxyCore:
         *,
         stack: str,
         started_at: float,
+        sink: RecordSink | None = None,
         new_id: Callable[[str], str] = new_random_id,
     ) -> None:
         self.config = config
         self.stack = stack
-        self.router = Router(config)
+        self.sink: RecordSink = sink if sink is not None else _NoSink()
+        self.catalog = ModelCatalog(config)
         self.balancer = Balancer(config)
         policy = config.retry
-        self.upstreams = Upstreams(
-            self.router, self.balancer, policy, CircuitBreakers(policy.breaker_failures, policy.breaker_cooldown)
-        )
+        breakers = CircuitBreakers(policy.breaker_failures, policy.breaker_cooldown)
+        self.deployments = Deployments(self.catalog, self.balancer, policy, breakers)
         self.token_caches = {sub.name: TokenCache(sub) for sub in config.sub_accounts}
         self._new_id = new_id
+        self._endpoints = {(e.method, e.path): e for e in ENDPOINTS}
         self._models_body = dumps(
             {
                 "object": "list",
                 "data": [
                     {"id": name, "object": "model", "created": int(started_at), "owned_by": "sap-ai-core"}
-                    for name in self.router.names()
+                    for name in self.catalog.names()
                 ],
             }
         )
         self._health_body = dumps({"status": "ok", "stack": stack})
-        self._handlers: dict[str, Callable[[bytes, Incoming], Reply | Job]] = {
+        self._handlers: dict[str, Handler] = {
             "chat_completions": self._chat_completions,
             "embeddings": self._embeddings,
-            "list_models": lambda body, inc: Reply(200, self._models_body),
+            "list_models": lambda body, record, now: Reply(200, self._models_body),
             "messages": self._messages,
             "responses": self._responses,
-            "count_tokens": lambda body, inc: count_tokens_reply(parse_json_object(body)),
+            "count_tokens": lambda body, record, now: count_tokens_reply(parse_json_object(body)),
             # Claude Code telemetry: accepted so the client stops retrying; never forwarded or logged.
-            "event_logging": lambda body, inc: Reply(200, b'{"status":"ok"}'),
-            "health": lambda body, inc: Reply(200, self._health_body),
-            "openapi": lambda body, inc: Reply(200, openapi_json()),
+            "event_logging": lambda body, record, now: Reply(200, b'{"status":"ok"}'),
+            "health": lambda body, record, now: Reply(200, self._health_body),
+            "ready": self._ready,
+            "openapi": lambda body, record, now: Reply(200, openapi_json()),
         }
+
+    # -- one request ----------------------------------------------------------------------
+
+    def begin(
+        self, endpoint: Endpoint | None, headers: Mapping[str, str], method: str, path: str, now: float
+    ) -> RequestRecord:
+        """The record of a request that just arrived (``now``: monotonic seconds)."""
+        return RequestRecord(self, self.sink, endpoint, method, path, self.request_id(headers), now, headers)
 
     def request_id(self, headers: Mapping[str, str]) -> str:
         """The client's ``X-Request-Id`` when it is sane, else a new one; returned and sent upstream."""
@@ -97,102 +120,121 @@ class ProxyCore:
             return given
         return self._new_id("req")
 
-    def handle(
-        self, route: Route, headers: Mapping[str, str], body: bytes, now: float, request_id: str = ""
-    ) -> Reply | Job:
-        """Serve one request; every failure becomes an error reply in the route's dialect."""
+    def admit(self, record: RequestRecord) -> Reply | None:
+        """Checks made before the body is read: content type and declared size."""
+        endpoint = record.endpoint
+        if endpoint is None or endpoint.method != "POST":
+            return None
+        ctype = record.headers.get("content-type")
+        if ctype and not _is_json(ctype):
+            media = ctype.split(";")[0]
+            return error_reply(
+                UnsupportedMediaType(f"Content-Type must be application/json, not '{media}'"), endpoint.dialect
+            )
+        length = record.headers.get("content-length")
+        if length and length.isdigit() and int(length) > self.body_limit:
+            return self._too_large(endpoint.dialect)
+        return None
+
+    def handle(self, record: RequestRecord, body: bytes | None, now: float) -> Reply | Job:
+        """Serve one request's body (None: over the size limit); every failure is an error reply.
+
+        ``now`` is wall-clock time (the ``created`` stamps of answers).
+        """
+        endpoint = record.endpoint
+        assert endpoint is not None  # framework-level answers go through unrouted()
+        if body is None:
+            return self._too_large(endpoint.dialect)
         try:
-            if route.auth:
+            if endpoint.auth:
                 verify_client_key(
-                    headers, self.config.api_keys, allow_unauthenticated=self.config.allow_unauthenticated
+                    record.headers, self.config.api_keys, allow_unauthenticated=self.config.allow_unauthenticated
                 )
-            return self._handlers[route.handler](body, Incoming(headers, now, request_id))
+            return self._handlers[endpoint.handler](body, record, now)
         except ProxyError as exc:
-            return self.error_reply(exc, route.dialect)
+            return error_reply(exc, endpoint.dialect)
 
-    def error_summary(self, reply: Reply) -> str | None:
-        """The message of an error reply, for the access log (server-side failures only)."""
-        if reply.status < 500:
-            return None
-        try:
-            doc = loads(reply.body)
-            err = doc.get("error", {})
-            return str(err.get("message")) if isinstance(err, dict) else None
-        except (ValueError, AttributeError):
-            return None
+    def unrouted(
+        self, status: int, method: str, path: str, headers: Mapping[str, str], now: float
+    ) -> tuple[RequestRecord, Reply]:
+        """A framework-level answer (no such route 404, wrong method 405, an unexpected 500), recorded.
 
-    def access_line(self, fields: Mapping[str, Any]) -> str:
-        """One structured access-log line (JSON). Never bodies, keys or tokens: callers pass none."""
-        return dumps({"stack": self.stack, **fields}).decode()
+        Both adapters' error handlers call this, so both stacks word, shape and count them alike.
+        """
+        record = self.begin(self._endpoints.get((method, path)), headers, method, path, now)
+        error: ProxyError
+        if status == 404:
+            error = NotFound(f"no route {method} {path}; see the README for the proxy's routes")
+        elif status == 405:
+            error = MethodNotAllowed(f"method {method} is not allowed on {path}")
+        else:
+            error = ProxyError("internal proxy error; see the proxy's log", status=status if status >= 500 else 500)
+        reply = error_reply(error, dialect_for(path))
+        return record, reply
+
+    def failed(self, record: RequestRecord) -> Reply:
+        """The 500 for a request whose handling raised (a bug, logged by the adapter)."""
+        return error_reply(ProxyError("internal proxy error; see the proxy's log"), record.dialect)
 
     @property
     def body_limit(self) -> int:
         return self.config.max_body_bytes
 
-    def admit(self, route: Route, headers: Mapping[str, str]) -> Reply | None:
-        """Checks made before the body is read: content type and declared size."""
-        if route.method != "POST":
-            return None
-        ctype = headers.get("content-type")
-        if ctype and not _is_json(ctype):
-            return self.error_reply(
-                UnsupportedMediaType(f"Content-Type must be application/json, not '{ctype.split(';')[0]}'"),
-                route.dialect,
-            )
-        length = headers.get("content-length")
-        if length and length.isdigit() and int(length) > self.body_limit:
-            return self.too_large(route)
-        return None
-
-    def too_large(self, route: Route) -> Reply:
+    def _too_large(self, dialect: str) -> Reply:
         limit_mb = self.body_limit / (1024 * 1024)
-        return self.error_reply(
-            PayloadTooLarge(f"request body exceeds the proxy's limit of {limit_mb:g} MB (max_body_bytes)"),
-            route.dialect,
+        return error_reply(
+            PayloadTooLarge(f"request body exceeds the proxy's limit of {limit_mb:g} MB (max_body_bytes)"), dialect
         )
 
-    def error_reply(self, exc: ProxyError, dialect: str) -> Reply:
-        status, headers, body = render_error(exc, dialect)
-        return Reply(status, body, headers)
+    # -- the handlers ---------------------------------------------------------------------
 
-    def _chat_completions(self, body: bytes, inc: Incoming) -> Reply | Job:
+    def _chat_completions(self, body: bytes, record: RequestRecord, now: float) -> Reply | Job:
         req = parse_chat_request(parse_json_object(body))
-        ids = ResponseIds(self._new_id("chatcmpl"), int(inc.now), req.model)
-        fitted = Adjustments()
-        flow = chat_flow(req, self.upstreams, ids, request_id=inc.request_id, adjustments=fitted)
-        return Job(flow, "openai", req.model, fitted)
+        record.model = req.model
+        ids = ResponseIds(self._new_id("chatcmpl"), int(now), req.model)
+        return Job(chat_flow(req, self.deployments, ids, record), record)
 
-    def _messages(self, body: bytes, inc: Incoming) -> Reply | Job:
+    def _messages(self, body: bytes, record: RequestRecord, now: float) -> Reply | Job:
         doc = parse_json_object(body)
-        model = doc.get("model") if isinstance(doc.get("model"), str) else None
-        ids = ResponseIds(self._new_id("msg"), int(inc.now), model or "")
-        fitted = Adjustments()
-        flow = messages_flow(
-            doc,
-            inc.headers,
-            self.upstreams,
-            self.config.fallback_models,
-            ids,
-            request_id=inc.request_id,
-            adjustments=fitted,
-        )
-        return Job(flow, "anthropic", model, fitted)
+        record.model = _model(doc)
+        ids = ResponseIds(self._new_id("msg"), int(now), record.model or "")
+        fallbacks = self.config.fallback_models
+        return Job(messages_flow(doc, record.headers, self.deployments, fallbacks, ids, record), record)
 
-    def _responses(self, body: bytes, inc: Incoming) -> Reply | Job:
+    def _responses(self, body: bytes, record: RequestRecord, now: float) -> Reply | Job:
         doc = parse_json_object(body)
-        model = doc.get("model") if isinstance(doc.get("model"), str) else None
-        ids = ResponseIds(self._new_id("resp"), int(inc.now), model or "")
-        fitted = Adjustments()
-        flow = responses_flow(doc, self.upstreams, ids, request_id=inc.request_id, adjustments=fitted)
-        return Job(flow, "openai", model, fitted)
+        record.model = _model(doc)
+        ids = ResponseIds(self._new_id("resp"), int(now), record.model or "")
+        return Job(responses_flow(doc, self.deployments, ids, record), record)
 
-    def _embeddings(self, body: bytes, inc: Incoming) -> Reply | Job:
+    def _embeddings(self, body: bytes, record: RequestRecord, now: float) -> Reply | Job:
         doc = parse_json_object(body)
-        model = doc.get("model") if isinstance(doc.get("model"), str) else None
-        return Job(embeddings_flow(doc, self.upstreams, request_id=inc.request_id), "openai", model)
+        record.model = _model(doc)
+        return Job(embeddings_flow(doc, self.deployments, record), record)
 
-    def handler_names(self) -> list[str]:
-        return list(self._handlers)
+    def _ready(self, body: bytes, record: RequestRecord, now: float) -> Reply | Job:
+        """``GET /ready``: the config is loaded (else there would be no app) and a token is obtainable.
+
+        A draining worker is not asked: on SIGTERM both servers close their listening socket
+        first, so a load balancer's check fails to connect (docs/operations.md).
+        """
+        return Job(self._ready_flow(), record)
+
+    def _ready_flow(self) -> Flow:
+        reasons = []
+        for sub in self.config.sub_accounts:
+            try:
+                yield NeedToken(sub)  # cached tokens answer at once; a cold cache fetches one
+            except TokenFetchError as exc:
+                reasons.append(exc.message)
+                continue
+            return Reply(200, dumps({"status": "ready", "stack": self.stack, "sub_account": sub.name}))
+        return Reply(503, dumps({"status": "not_ready", "stack": self.stack, "reasons": reasons}))
+
+
+def _model(doc: dict[str, Any]) -> str | None:
+    model = doc.get("model")
+    return model if isinstance(model, str) else None
 
 
 def _is_json(content_type: str) -> bool:

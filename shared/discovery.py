@@ -27,9 +27,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from shared.catalog import family_from_name, family_of_backend, model_backends
 from shared.config import ConfigError, ProxyConfig, SubAccount, deployment_id_of, deployment_url, resolve_names
 from shared.jsonutil import loads
-from shared.routing import family_from_name, family_of_backend, model_backends
 from shared.wire import UpstreamRequest
 
 __all__ = [

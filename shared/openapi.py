@@ -1,17 +1,17 @@
-"""The proxy's OpenAPI 3.1 document, built from the route table both stacks serve.
+"""The proxy's OpenAPI 3.1 document, built from the endpoint table both stacks serve.
 
 Why it is built here and not by a framework: FastAPI could generate a document, Flask
-cannot, and the two would differ. Built from :data:`shared.routes.ROUTES`, the
-document lists exactly the routes both apps register, with the auth and error
+cannot, and the two would differ. Built from :data:`shared.endpoints.ENDPOINTS`, the
+document lists exactly the endpoints both apps register, with the auth and error
 dialect the core applies to each, so it can neither drift from the stacks nor differ
 between them. ``GET /openapi.json`` serves :func:`openapi_json` unchanged; the fuzz
 test (``tests/contract/test_fuzz.py``) holds both stacks to it.
 
-What a route documents comes from its entry in :data:`OPERATIONS` (request and answer
+What a endpoint documents comes from its entry in :data:`OPERATIONS` (request and answer
 schemas, whether it streams, whether it calls SAP AI Core) plus the statuses those
-facts imply (:func:`error_statuses`). A route with no entry is still documented, with
-an open answer schema, so the served document always covers every route; the unit
-tests insist that every route has an entry.
+facts imply (:func:`error_statuses`). A endpoint with no entry is still documented, with
+an open answer schema, so the served document always covers every endpoint; the unit
+tests insist that every endpoint has an entry.
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from shared.endpoints import ENDPOINTS, Endpoint
 from shared.jsonutil import dumps
 from shared.openapi_schemas import REQUEST_EXAMPLES, SCHEMAS, ref
-from shared.routes import ROUTES, Route
 
 __all__ = [
     "API_VERSION",
@@ -86,7 +86,7 @@ _UPSTREAM_STATUSES = (404, 408, 409, 422, 429, 502, 503, 504)
 
 @dataclass(frozen=True, slots=True)
 class Operation:
-    """What the document says about one route beyond its path, method, auth and dialect."""
+    """What the document says about one endpoint beyond its path, method, auth and dialect."""
 
     operation_id: str
     summary: str
@@ -147,6 +147,10 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         "EventBatch", validates=False,
     ),
     ("GET", "/health"): Operation("health", "Liveness; no upstream call", "proxy", "Health"),
+    ("GET", "/ready"): Operation(
+        "ready", "Readiness: a token obtainable for at least one sub-account (503 with reasons otherwise)",
+        "proxy", "Readiness",
+    ),
     ("GET", "/openapi.json"): Operation("openapi", "This document", "proxy", "OpenAPIDocument"),
     ("GET", "/metrics"): Operation(
         "metrics", "Prometheus metrics of this worker, or of all workers in multiprocess mode", "proxy", "Metrics",
@@ -155,14 +159,14 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
 }  # fmt: skip
 
 
-def error_statuses(route: Route, op: Operation) -> list[int]:
-    """Every error status the proxy can answer on ``route``, derived from what the route does."""
+def error_statuses(endpoint: Endpoint, op: Operation) -> list[int]:
+    """Every error status the proxy can answer on ``endpoint``, derived from what the endpoint does."""
     statuses = {405, 500}
-    if route.method == "POST":
+    if endpoint.method == "POST":
         statuses |= {413, 415}
         if op.validates:
             statuses.add(400)
-    if route.auth:
+    if endpoint.auth:
         statuses.add(401)
     if op.upstream:
         statuses |= {400, 413, 415, *_UPSTREAM_STATUSES}
@@ -200,10 +204,10 @@ def _parameters(op: Operation) -> list[dict[str, Any]]:
     return params
 
 
-def _operation(route: Route) -> dict[str, Any]:
-    op = OPERATIONS.get((route.method, route.path))
-    if op is None:  # a route added without an entry: documented openly rather than left out
-        op = Operation(route.handler, route.handler, "proxy", "", "" if route.method == "POST" else None)
+def _operation(endpoint: Endpoint) -> dict[str, Any]:
+    op = OPERATIONS.get((endpoint.method, endpoint.path))
+    if op is None:  # a endpoint added without an entry: documented openly rather than left out
+        op = Operation(endpoint.handler, endpoint.handler, "proxy", "", "" if endpoint.method == "POST" else None)
     content: dict[str, Any] = {op.media: {"schema": ref(op.answer) if op.answer else {}}}
     if op.events:
         content["text/event-stream"] = {"schema": ref(op.events)}
@@ -216,8 +220,8 @@ def _operation(route: Route) -> dict[str, Any]:
         "responses": {
             "200": {"description": ok, "headers": _headers("X-Proxy-Stack", "X-Request-Id"), "content": content},
             **{
-                str(status): {"$ref": f"#/components/responses/{ERROR_SCHEMA[route.dialect]}{status}"}
-                for status in error_statuses(route, op)
+                str(status): {"$ref": f"#/components/responses/{ERROR_SCHEMA[endpoint.dialect]}{status}"}
+                for status in error_statuses(endpoint, op)
             },
         },
     }
@@ -226,16 +230,16 @@ def _operation(route: Route) -> dict[str, Any]:
         if op.request in REQUEST_EXAMPLES:
             media["examples"] = REQUEST_EXAMPLES[op.request]
         doc["requestBody"] = {"required": True, "content": {"application/json": media}}
-    if not route.auth:
+    if not endpoint.auth:
         doc["security"] = []
     return doc
 
 
 @lru_cache(maxsize=8)
-def _build(routes: tuple[Route, ...]) -> dict[str, Any]:
+def _build(endpoints: tuple[Endpoint, ...]) -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
-    for route in routes:
-        paths.setdefault(route.path, {})[route.method.lower()] = _operation(route)
+    for endpoint in endpoints:
+        paths.setdefault(endpoint.path, {})[endpoint.method.lower()] = _operation(endpoint)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -246,7 +250,7 @@ def _build(routes: tuple[Route, ...]) -> dict[str, Any]:
         "tags": [
             {"name": "openai", "description": "OpenAI dialect: errors as {error: {message, type, param, code}}"},
             {"name": "anthropic", "description": "Anthropic dialect: errors as {type: error, error: {type, message}}"},
-            {"name": "proxy", "description": "The proxy's own routes"},
+            {"name": "proxy", "description": "The proxy's own endpoints"},
         ],
         "security": _SECURITY,
         "paths": paths,
@@ -259,12 +263,12 @@ def _build(routes: tuple[Route, ...]) -> dict[str, Any]:
     }
 
 
-def openapi_document(routes: Sequence[Route] = ROUTES) -> dict[str, Any]:
-    """The document for ``routes`` (default: the route table); a fresh copy the caller may change."""
-    return copy.deepcopy(_build(tuple(routes)))
+def openapi_document(endpoints: Sequence[Endpoint] = ENDPOINTS) -> dict[str, Any]:
+    """The document for ``endpoints`` (default: the endpoint table); a fresh copy the caller may change."""
+    return copy.deepcopy(_build(tuple(endpoints)))
 
 
 @lru_cache(maxsize=1)
 def openapi_json() -> bytes:
-    """The document for :data:`~shared.routes.ROUTES` as JSON bytes, built once per process."""
-    return dumps(_build(ROUTES))
+    """The document for :data:`~shared.endpoints.ENDPOINTS` as JSON bytes, built once per process."""
+    return dumps(_build(ENDPOINTS))

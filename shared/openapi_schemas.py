@@ -269,6 +269,16 @@ SCHEMAS: dict[str, Schema] = {
     "Embeddings": _EMBEDDINGS,
     "ModelList": _MODEL_LIST,
     "Health": _HEALTH,
+    "Readiness": {
+        "type": "object",
+        "required": ["status", "stack"],
+        "properties": {
+            "status": {"enum": ["ready", "not_ready"]},
+            "stack": {"type": "string"},
+            "sub_account": {"type": "string", "description": "the sub-account whose token was obtained"},
+            "reasons": {"type": "array", "items": {"type": "string"}, "description": "why not ready"},
+        },
+    },
     "MessagesRequest": _MESSAGES_REQUEST,
     "Message": _ANTHROPIC_MESSAGE,
     "MessageEvent": _ANTHROPIC_EVENT,

@@ -4,9 +4,10 @@ Three pure stages, as in the design notes: a *decoder* (``feed(bytes) -> list``,
 ``flush() -> list``) turns upstream framing into events, a *translator*
 (``feed(event) -> list[dict]``, ``finish() -> list[dict]``) keeps per-stream state and
 turns events into OpenAI chunks, and the relay encodes them. Transports only pump
-bytes into a :class:`StreamRelay` and write out what it returns; they never look
-inside. Whatever goes wrong mid-stream is written in-band by :meth:`fail`, because
-the HTTP status has already been sent.
+bytes into a :class:`Relay` and write out what it returns; they never look inside.
+Whatever goes wrong mid-stream is written in-band by :meth:`~Relay.fail`, because the
+HTTP status has already been sent. A relay also reads the token usage of the events it
+encodes (:attr:`Relay.usage`), for the request's record.
 """
 
 from __future__ import annotations
@@ -18,13 +19,14 @@ from typing import Any, Protocol
 from shared.errors import ProxyError, UpstreamProtocolError
 from shared.jsonutil import loads
 from shared.sse import DONE, SSEDecoder, encode_data
+from shared.usage import Usage, UsageMeter
 
 __all__ = [
-    "ChatStream",
-    "RelayStream",
+    "ChatRelay",
     "Decoder",
+    "Relay",
     "SSEJsonDecoder",
-    "StreamRelay",
+    "TranslatingRelay",
     "Translator",
     "openai_error_frame",
     "parse_json_or_literal",
@@ -41,12 +43,14 @@ class Translator(Protocol):
     def finish(self) -> list[dict[str, Any]]: ...
 
 
-class StreamRelay(Protocol):
-    """What a transport drives: bytes in, bytes for the client out."""
+class Relay(Protocol):
+    """What a transport drives: bytes in, bytes for the client out, and the usage seen."""
 
     def feed(self, chunk: bytes) -> bytes: ...
     def finish(self) -> bytes: ...
     def fail(self, exc: ProxyError) -> bytes: ...
+    @property
+    def usage(self) -> Usage | None: ...
 
 
 def parse_json_or_literal(data: bytes) -> Any:
@@ -93,17 +97,32 @@ def openai_error_frame(exc: ProxyError) -> bytes:
     return encode_data({"error": {"message": exc.message, "type": exc.openai_type, "code": exc.code}})
 
 
-class RelayStream:
+Meter = Callable[[UsageMeter, dict[str, Any]], None]
+
+
+class TranslatingRelay:
     """Decode upstream bytes, run the events through translator stages, encode, terminate once.
 
     Stages chain: every dict one stage emits is fed to the next, and at the end each
     stage's ``finish()`` output flows through the stages after it. The last stage's
-    dicts are encoded (``data:`` frames for Chat Completions, named events for the
-    Anthropic and Responses APIs) and ``terminator`` (``data: [DONE]`` or nothing) is
-    written exactly once, after the answer or after the in-band error.
+    dicts are metered (``meter`` reads their usage), encoded (``data:`` frames for Chat
+    Completions, named events for the Anthropic and Responses APIs) unless ``keep`` says
+    otherwise, and ``terminator`` (``data: [DONE]`` or nothing) is written exactly once,
+    after the answer or after the in-band error.
     """
 
-    __slots__ = ("_decoder", "_stages", "_encode", "_error_frame", "_terminator", "_closed", "_pending")
+    __slots__ = (
+        "_decoder",
+        "_stages",
+        "_encode",
+        "_error_frame",
+        "_terminator",
+        "_meter",
+        "_keep",
+        "_usage",
+        "_closed",
+        "_pending",
+    )
 
     def __init__(
         self,
@@ -113,21 +132,33 @@ class RelayStream:
         encode: Callable[[dict[str, Any]], bytes] = encode_data,
         error_frame: Callable[[ProxyError], bytes] = lambda exc: openai_error_frame(exc),
         terminator: bytes = DONE,
+        meter: Meter = UsageMeter.openai_chunk,
+        keep: Callable[[dict[str, Any]], bool] | None = None,
     ) -> None:
         self._decoder = decoder
         self._stages = tuple(stages)
         self._encode = encode
         self._error_frame = error_frame
         self._terminator = terminator
+        self._meter = meter
+        self._keep = keep
+        self._usage = UsageMeter()
         self._closed = False
         # Output made before an error in the same read; fail() sends it first so no text is lost.
         self._pending = b""
 
+    @property
+    def usage(self) -> Usage | None:
+        return self._usage.total()
+
     def _run(self, events: list[Any], first: int, out: bytearray) -> None:
         # Depth first, one event at a time: whatever was encoded before a stage raises stays in ``out``.
         if first == len(self._stages):
+            keep = self._keep
             for doc in events:
-                out += self._encode(doc)
+                self._meter(self._usage, doc)
+                if keep is None or keep(doc):
+                    out += self._encode(doc)
             return
         feed = self._stages[first].feed
         for event in events:
@@ -167,10 +198,19 @@ class RelayStream:
         return self._terminator
 
 
-class ChatStream(RelayStream):
-    """Relay for Claude/Gemini chat streams: one translator to OpenAI chunks, one ``[DONE]``."""
+class ChatRelay(TranslatingRelay):
+    """Relay for Claude/Gemini chat streams: one translator to OpenAI chunks, one ``[DONE]``.
+
+    The translator always makes the usage chunk, so the record learns the usage; it goes to
+    the client only when asked for (``stream_options.include_usage``).
+    """
 
     __slots__ = ()
 
-    def __init__(self, decoder: Decoder, translator: Translator) -> None:
-        super().__init__(decoder, [translator])
+    def __init__(self, decoder: Decoder, translator: Translator, *, client_usage: bool = True) -> None:
+        super().__init__(decoder, [translator], keep=None if client_usage else _not_usage_only)
+
+
+def _not_usage_only(chunk: dict[str, Any]) -> bool:
+    """False for the extra usage chunk (``choices: []`` with ``usage``)."""
+    return bool(chunk.get("choices")) or "usage" not in chunk

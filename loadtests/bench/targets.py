@@ -20,7 +20,7 @@ from pathlib import Path
 
 from proxyctl.haproxy import find_binary, render_config, servers_for
 from proxyctl.procs import Service, fastapi_argv, flask_argv, free_port, sim_argv, start_service, stop_all
-from shared.routing import DEFAULT_API_VERSION
+from shared.catalog import DEFAULT_API_VERSION
 
 from .sampler import children
 

@@ -6,7 +6,7 @@ with rising indices, ``message_delta`` with the stop reason and usage, then
 ``message_stop``. :class:`OpenAIToAnthropicStream` produces that sequence from the
 hub's chunks (so every non-Claude model streams tool calls, thinking and usage), and
 :class:`BedrockEventsPassthrough` forwards Claude's own events, checking only what
-Bedrock adds or may break. Both are translator stages for ``shared.streams.RelayStream``:
+Bedrock adds or may break. Both are translator stages for ``shared.streams.TranslatingRelay``:
 a stream that ends before its terminal event raises from ``finish()`` so the relay
 writes an in-band ``error`` event (:func:`anthropic_error_frame`) instead of letting a
 cut-off answer look complete. The stop-reason and usage mappings live here and are

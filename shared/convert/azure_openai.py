@@ -26,8 +26,9 @@ from shared.errors import InvalidRequest, ProxyError, UpstreamProtocolError
 from shared.jsonutil import loads
 from shared.sse import DONE, SSEDecoder, SSEEvent
 from shared.streams import openai_error_frame
+from shared.usage import Usage, UsageMeter
 
-__all__ = ["MESSAGE_KEYS", "AzurePassthroughStream", "openai_to_azure_chat"]
+__all__ = ["MESSAGE_KEYS", "AzurePassthroughRelay", "openai_to_azure_chat"]
 
 # Azure validates messages with additionalProperties: false ("'annotations' was unexpected").
 MESSAGE_KEYS = frozenset(("role", "content", "name", "tool_calls", "tool_call_id", "function_call", "refusal", "audio"))
@@ -49,6 +50,11 @@ def openai_to_azure_chat(
     out = dict(body)
     if out.get("stream") is not True:
         out.pop("stream_options", None)  # Azure: "only allowed when 'stream' is enabled"
+    elif "stream_options" in caps.chat_params:
+        # Usage on every stream, for the request's record; the relay passes the usage chunk on
+        # only to a client that asked for it (AzurePassthroughRelay).
+        options = out.get("stream_options")
+        out["stream_options"] = {**(options if isinstance(options, dict) else {}), "include_usage": True}
     messages = out.get("messages")
     if isinstance(messages, list) and any(_needs_edit(m) for m in messages):
         out["messages"] = [_edited(m) for m in messages]
@@ -122,7 +128,7 @@ def _edited(msg: Any) -> Any:
     return out
 
 
-class AzurePassthroughStream:
+class AzurePassthroughRelay:
     """Re-frames Azure's SSE for the client without looking inside the JSON (the hot path).
 
     Every upstream data event is written as ``data: <payload>\\n\\n``; comments,
@@ -132,16 +138,26 @@ class AzurePassthroughStream:
     An upstream that closes without ``[DONE]`` cut the answer short: :meth:`finish` then
     raises :class:`UpstreamProtocolError` and keeps what it had flushed for :meth:`fail`,
     so the client gets every byte that did arrive, then the error, then ``[DONE]``.
+
+    The proxy asks every stream for its usage chunk (``stream_options.include_usage``);
+    that one event is parsed, for the request's record, and passed on only to a client
+    that asked for it (``client_usage``).
     """
 
-    __slots__ = ("_sse", "_started", "_seen_done", "_closed", "_pending")
+    __slots__ = ("_sse", "_started", "_seen_done", "_closed", "_pending", "_client_usage", "_usage")
 
-    def __init__(self) -> None:
+    def __init__(self, *, client_usage: bool = True) -> None:
         self._sse = SSEDecoder()
         self._started = False  # an event has been forwarded: no preamble can follow
         self._seen_done = False
         self._closed = False
         self._pending = b""
+        self._client_usage = client_usage
+        self._usage = UsageMeter()
+
+    @property
+    def usage(self) -> Usage | None:
+        return self._usage.total()
 
     def feed(self, chunk: bytes) -> bytes:
         if self._closed:
@@ -178,12 +194,29 @@ class AzurePassthroughStream:
                 if _is_preamble(data):
                     continue
                 self._started = True
+            if (_USAGE in data or _USAGE_SPACED in data) and self._usage_only(data):
+                continue
             if b"\n" in data:  # a multi-line event: keep each line a data line
                 data = data.replace(b"\n", b"\ndata: ")
             out += b"data: "
             out += data
             out += b"\n\n"
         return bytes(out)
+
+    def _usage_only(self, data: bytes) -> bool:
+        """Meter a chunk that carries usage; True when it is the usage-only chunk the client did not ask for."""
+        try:
+            doc = loads(data)
+        except ValueError:
+            return False
+        if not isinstance(doc, dict) or not isinstance(doc.get("usage"), dict):
+            return False  # "usage": null in an ordinary chunk
+        self._usage.openai_chunk(doc)
+        return not self._client_usage and doc.get("choices") == []
+
+
+# The usage chunk's object (every other chunk says "usage":null): compact, or as json.dumps writes it.
+_USAGE, _USAGE_SPACED = b'"usage":{', b'"usage": {'
 
 
 def _is_preamble(data: bytes) -> bool:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from shared.runtime import server_settings
+from shared.runtime import logs, server_settings
 
 # gunicorn reads every module-level name it knows as a setting; these are them.
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "control_socket_disable",
     "graceful_timeout",
     "keepalive",
+    "logconfig_dict",
     "loglevel",
     "on_starting",
     "preload_app",
@@ -45,6 +46,9 @@ graceful_timeout = server_settings.drain_seconds(os.environ)
 keepalive = server_settings.KEEPALIVE_SECONDS
 accesslog = "-" if server_settings.SERVER_ACCESS_LOG else None
 loglevel = server_settings.log_level(os.environ)
+# The master's and workers' own lines in the app's JSON format (shared/runtime/logs.py); each
+# worker's create_app then stamps them with its stack.
+logconfig_dict = logs.dict_config("gunicorn", loglevel)
 # gunicorn >= 25.1 opens a control socket for `gunicornc` by default, in $XDG_RUNTIME_DIR or
 # $HOME/.gunicorn/: a write outside the deployment (and a failure where $HOME is read-only,
 # as for a non-root container user). Nothing here uses it.
@@ -55,10 +59,10 @@ control_socket_disable = True
 # Metrics with several workers (docs/operations.md): with PROMETHEUS_MULTIPROC_DIR set,
 # every worker writes its metrics to files there and GET /metrics sums them. The
 # directory is emptied before the first worker starts, and a dead worker's live gauges
-# (in-flight streams) are dropped. shared.metrics_multiproc imports no prometheus_client:
+# (in-flight streams) are dropped. shared.runtime.multiproc imports no prometheus_client:
 # importing it here, in the master, would import ssl before gevent patches the workers.
 def on_starting(server: Any) -> None:
-    from shared.metrics_multiproc import multiproc_dir, reset_dir
+    from shared.runtime.multiproc import multiproc_dir, reset_dir
 
     path = multiproc_dir(os.environ)
     if path:
@@ -66,7 +70,7 @@ def on_starting(server: Any) -> None:
 
 
 def child_exit(server: Any, worker: Any) -> None:
-    from shared.metrics_multiproc import mark_process_dead, multiproc_dir
+    from shared.runtime.multiproc import mark_process_dead, multiproc_dir
 
     path = multiproc_dir(os.environ)
     if path:

@@ -1,6 +1,7 @@
 """Async transport for the FastAPI stack: one pooled ``aiohttp.ClientSession`` per worker.
 
-The twin of ``sync_requests`` with the same public names. aiohttp rather than httpx:
+The twin of ``sync_requests`` with the same public names (drives the core's flows, records
+what it measures in the request's record). aiohttp rather than httpx:
 measured on this kind of machine, a proxy over httpx's default transport does ~440
 requests/s against ~3,300 over aiohttp (``../shared/README.md``), which would make the
 migration a regression. The session is opened in the app's lifespan, inside the
@@ -13,7 +14,7 @@ import asyncio
 import os
 import random
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from typing import Any
 
 import aiohttp
@@ -25,31 +26,31 @@ from shared.errors import (
     ProxyError,
     TokenFetchError,
     UpstreamError,
+    UpstreamTimeout,
     stream_broken,
     transport_error,
 )
-from shared.flow import Clock, Job, NeedToken, Reply, Send, Sleep, Streaming, StreamReply
-from shared.metrics import Recorder, retry_reason
+from shared.flows.commands import Clock, FlowRun, Job, NeedToken, Send
 from shared.netenv import Egress, NetworkEnvironment, origin_of, proxy_failure, tls_failure
+from shared.record import RequestRecord
+from shared.replies import SSE_HEADERS, Reply, StreamReply
 from shared.silence import SilenceTimer
-from shared.streams import StreamRelay
+from shared.streams import Relay
 from shared.transports.tls import CertificateError, TLSContexts
 from shared.wire import ACCEPT_ENCODING, ClientCert, UpstreamRequest, UpstreamResponse
 
-__all__ = ["Upstream"]
+__all__ = ["UpstreamClient", "pump_stream"]
 
 
-class Upstream:
+class UpstreamClient:
     def __init__(
         self,
         core: ProxyCore,
         *,
         pool_size: int = 0,
-        metrics: Recorder | None = None,
         env: Mapping[str, str] | None = None,
     ) -> None:
         self._core = core
-        self._metrics = metrics if metrics is not None else Recorder()
         t = self._timeouts = core.config.timeouts
         self._timeout = aiohttp.ClientTimeout(total=None, connect=t.connect, sock_read=t.first_byte)
         # Streams: _send bounds the wait for the headers and the pump bounds every read
@@ -88,7 +89,7 @@ class Upstream:
     @property
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None:
-            raise RuntimeError("Upstream.start() was not awaited (the app's lifespan did not run)")
+            raise RuntimeError("UpstreamClient.start() was not awaited (the app's lifespan did not run)")
         return self._session
 
     def _route(self, url: str) -> _Route:
@@ -128,54 +129,43 @@ class Upstream:
         return self._route(req.url) if req.client_cert is None else self._cert_route(req.url, req.client_cert)
 
     async def run(self, job: Reply | Job) -> Reply | StreamReply:
+        """Drive a job's flow: each command to its handler, each failure thrown back into the flow."""
         if isinstance(job, Reply):
             return job
-        gen, held = job.flow, None
-        failed: str | None = None  # why the last upstream attempt failed: the next one is a retry
+        run, held = FlowRun(job), _Held()
         try:
-            cmd: Any = next(gen)
-            while True:
+            cmd = run.start()
+            while cmd is not None:
                 try:
-                    if isinstance(cmd, NeedToken):  # every attempt (and re-authentication) starts with one
-                        if failed is not None:
-                            self._metrics.retried(failed)
-                            failed = None
-                        value: Any = await self.get_token(cmd)
-                    elif isinstance(cmd, Clock):
-                        value = time.monotonic()
-                    elif isinstance(cmd, Sleep):
-                        await asyncio.sleep(cmd.seconds * (1 - cmd.jitter * random.random()))
-                        value = None
-                    else:
-                        if held is not None:
-                            held.close()
-                        value, held = await self._send(cmd)
-                        failed = retry_reason(value)
+                    value = await self._handle(cmd, held, run.record)
                 except ProxyError as exc:
-                    failed = retry_reason(exc)
-                    cmd = gen.throw(exc)
+                    cmd = run.throw(exc)
                     continue
-                cmd = gen.send(value)
-        except StopIteration as stop:
-            outcome: Reply | Streaming = stop.value
-        except ProxyError as exc:
-            _close(held)
-            return self._core.error_reply(exc, job.dialect)
+                cmd = run.send(value)
         except BaseException:
-            _close(held)
+            held.close()
             raise
-        if isinstance(outcome, Streaming):
-            assert held is not None
-            return StreamReply(outcome.headers, pump_stream(held, outcome.relay, self._timeouts))
-        _close(held)
-        return outcome
+        return held.answer(run.outcome, run.record, self._timeouts)
 
-    async def get_token(self, cmd: NeedToken) -> str:
+    async def _handle(self, cmd: Any, held: _Held, record: RequestRecord) -> Any:
+        if isinstance(cmd, Send):
+            return await self._send(cmd, held, record)
+        if isinstance(cmd, NeedToken):
+            return await self.get_token(cmd, record)
+        if isinstance(cmd, Clock):
+            return time.monotonic()
+        started = time.monotonic()
+        await asyncio.sleep(cmd.seconds * (1 - cmd.jitter * random.random()))
+        record.waited(time.monotonic() - started)
+        return None
+
+    async def get_token(self, cmd: NeedToken, record: RequestRecord | None = None) -> str:
         cache = self._core.token_caches[cmd.sub_account.name]
         if cmd.stale is None:
             token = cache.current(time.time())
             if token is not None:
                 return token
+        started = time.monotonic()
         async with self._locks[cmd.sub_account.name]:
             if cmd.stale is not None:
                 cache.invalidate(cmd.stale)
@@ -184,24 +174,32 @@ class Upstream:
                 return token
             req = cache.fetch_request()
             try:
-                route = self._request_route(req)
-                async with self._client(route).post(
-                    req.url, headers=dict(req.headers), timeout=self._token_timeout, **route.kwargs
-                ) as resp:
-                    status, body = resp.status, await resp.read()
-            except (TimeoutError, aiohttp.ClientError) as exc:
-                reason = _mapped(
-                    exc, "it", self._network.egress(req.url), client_cert=req.client_cert is not None
-                ).message
-                raise TokenFetchError(f"could not reach the {req.label}: {reason}") from None
-            except (CertificateError, ConfigError) as exc:
-                raise TokenFetchError(f"could not use the client certificate for the {req.label}: {exc}") from None
-            token = cache.accept(status, body, time.time())
-            self._metrics.token_refreshed(cmd.sub_account.name)
+                try:
+                    route = self._request_route(req)
+                    async with self._client(route).post(
+                        req.url, headers=dict(req.headers), timeout=self._token_timeout, **route.kwargs
+                    ) as resp:
+                        status, body = resp.status, await resp.read()
+                except (TimeoutError, aiohttp.ClientError) as exc:
+                    reason = _mapped(
+                        exc, "it", self._network.egress(req.url), client_cert=req.client_cert is not None
+                    ).message
+                    raise TokenFetchError(f"could not reach the {req.label}: {reason}") from None
+                except (CertificateError, ConfigError) as exc:
+                    raise TokenFetchError(f"could not use the client certificate for the {req.label}: {exc}") from None
+                token = cache.accept(status, body, time.time())
+            except TokenFetchError:
+                if record is not None:
+                    record.token_fetched(cmd.sub_account.name, False, time.monotonic() - started)
+                raise
+            if record is not None:
+                record.token_fetched(cmd.sub_account.name, True, time.monotonic() - started)
             return token
 
-    async def _send(self, cmd: Send) -> tuple[UpstreamResponse, aiohttp.ClientResponse | None]:
+    async def _send(self, cmd: Send, held: _Held, record: RequestRecord) -> UpstreamResponse:
         req = cmd.request
+        held.close()  # a new attempt: the previous answer is no longer wanted
+        started = time.monotonic()
         try:
             route = self._request_route(req)
             async with asyncio.timeout(self._timeouts.first_byte):
@@ -214,21 +212,54 @@ class Upstream:
                     **route.kwargs,
                 )
         except (TimeoutError, aiohttp.ClientError) as exc:
-            raise _mapped(
-                exc, req.label, self._network.egress(req.url), client_cert=req.client_cert is not None
-            ) from None
+            error = _mapped(exc, req.label, self._network.egress(req.url), client_cert=req.client_cert is not None)
+            record.attempt_failed(_failure_code(error), time.monotonic() - started)
+            raise error from None
         except (CertificateError, ConfigError) as exc:
+            record.attempt_failed("error", time.monotonic() - started)
             raise UpstreamError(f"could not use the client certificate for {req.label}: {exc}") from None
+        record.attempted(str(resp.status), time.monotonic() - started, req.label)
         headers = {k.lower(): v for k, v in resp.headers.items()}
         if req.stream and resp.status == 200:
-            return UpstreamResponse(200, headers), resp
+            held.hold(resp)
+            return UpstreamResponse(200, headers)
         try:
             body = await resp.read()
         except (TimeoutError, aiohttp.ClientError) as exc:
             raise _mapped(exc, req.label, self._network.egress(req.url)) from None
         finally:
             resp.release()
-        return UpstreamResponse(resp.status, headers, body), None
+        return UpstreamResponse(resp.status, headers, body)
+
+
+def _failure_code(error: UpstreamError) -> str:
+    return "timeout" if isinstance(error, UpstreamTimeout) else "error"
+
+
+class _Held:
+    """The upstream response a stream will be pumped from, held while the flow decides."""
+
+    __slots__ = ("_resp",)
+
+    def __init__(self) -> None:
+        self._resp: aiohttp.ClientResponse | None = None
+
+    def hold(self, resp: aiohttp.ClientResponse) -> None:
+        self._resp = resp
+
+    def close(self) -> None:
+        if self._resp is not None:
+            self._resp.close()
+            self._resp = None
+
+    def answer(self, outcome: Reply | Relay | None, record: RequestRecord, timeouts: Timeouts) -> Reply | StreamReply:
+        """The flow's reply as it is, or its relay pumped from the held response."""
+        if isinstance(outcome, Reply):
+            self.close()
+            return outcome
+        assert outcome is not None and self._resp is not None, "a flow returned a relay without a stream"
+        resp, self._resp = self._resp, None
+        return StreamReply(SSE_HEADERS, pump_stream(resp, outcome, timeouts, record))
 
 
 class _Route:
@@ -271,35 +302,50 @@ def _dropped_after_connect(exc: BaseException) -> bool:
     return connected and isinstance(exc, aiohttp.ClientOSError | aiohttp.ServerDisconnectedError)
 
 
-def _close(resp: aiohttp.ClientResponse | None) -> None:
-    if resp is not None:
-        resp.close()
+async def pump_stream(
+    resp: aiohttp.ClientResponse, relay: Relay, timeouts: Timeouts, record: RequestRecord
+) -> AsyncGenerator[bytes, None]:
+    """Upstream bytes through the relay as they arrive; keep-alives while silent; closed on every exit.
 
-
-async def pump_stream(resp: aiohttp.ClientResponse, relay: StreamRelay, timeouts: Timeouts) -> AsyncIterator[bytes]:
-    """Upstream bytes through the relay as they arrive; keep-alives while silent; closed on every exit."""
+    The record learns the wait for the first upstream data, the first bytes and first
+    content sent, and how the stream ended — unless the client leaves first (this
+    generator is closed at a ``yield``), which the adapter records.
+    """
     loop = asyncio.get_running_loop()
-    timer = SilenceTimer(timeouts, loop.time())
+    asked = loop.time()
+    timer = SilenceTimer(timeouts, asked)
+    error: ProxyError | None = None
+    waiting = True  # for the first upstream data
     try:
-        content = resp.content
-        while True:
-            try:
-                async with asyncio.timeout(timer.wait(loop.time())):
-                    data = await content.readany()
-            except TimeoutError:
-                yield timer.silence(loop.time())
-                continue
-            except aiohttp.ClientError as exc:
-                yield relay.fail(stream_broken(exc))
-                return
-            if not data:
-                break
-            timer.data(loop.time())
-            out = relay.feed(data)
-            if out:
-                yield out
-        yield relay.finish()
-    except ProxyError as exc:
-        yield relay.fail(exc)
+        try:
+            content = resp.content
+            while True:
+                try:
+                    async with asyncio.timeout(timer.wait(loop.time())):
+                        data = await content.readany()
+                except TimeoutError:
+                    keepalive = timer.silence(loop.time())  # raises UpstreamTimeout past the limit
+                    record.bytes_sent(time.monotonic(), content=False)
+                    yield keepalive
+                    continue
+                except aiohttp.ClientError as exc:
+                    raise stream_broken(exc) from None
+                if not data:
+                    break
+                now = loop.time()
+                if waiting:
+                    record.waited(now - asked)  # the model's time to its first data is upstream time
+                    waiting = False
+                timer.data(now)
+                out = relay.feed(data)
+                if out:
+                    record.bytes_sent(time.monotonic(), content=True)
+                    yield out
+            tail = relay.finish()
+        except ProxyError as exc:
+            error, tail = exc, relay.fail(exc)
+        record.bytes_sent(time.monotonic(), content=error is None)
+        yield tail
+        record.stream_ended(error, relay.usage)
     finally:
         resp.close()

@@ -10,6 +10,7 @@ deployments and families merge) are in :mod:`shared.discovery`.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 import time
@@ -36,7 +37,6 @@ from shared.discovery import (
 )
 from shared.errors import TokenFetchError
 from shared.netenv import NetworkEnvironment, origin_of
-from shared.routing import Router
 from shared.token_cache import TokenCache
 from shared.transports.tls import CertificateError, TLSContexts
 from shared.wire import ClientCert, UpstreamRequest
@@ -144,7 +144,8 @@ def _write_cache(path: Path, deployments: tuple[DiscoveredDeployment, ...], now:
         tmp.write_text(json.dumps(cache_entry_doc(deployments, now)), encoding="utf-8")
         os.replace(tmp, path)
     except OSError as exc:
-        _stderr(f"could not write the deployment cache {path}: {exc.strerror or exc}")
+        reason = exc.strerror or exc
+        logging.getLogger("proxy.startup").warning("could not write the deployment cache %s: %s", path, reason)
 
 
 def clear_cache(directory: Path) -> int:
@@ -222,6 +223,6 @@ def load_config_with_discovery(
                 sub, settings, cache_dir, fetch=fetch, timeout=config.timeouts.token, network=network
             )
     final = complete_config(config, outcomes, warn, allow_empty=not network)
-    for notice in [*final.notices, *Router(final).capability_warnings()]:
+    for notice in final.notices:
         warn(notice)
     return final

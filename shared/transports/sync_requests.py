@@ -1,10 +1,12 @@
 """Sync transport for the Flask stack: one pooled ``requests.Session`` per worker.
 
-Drives the core's generator flows (``shared/flow.py``): fetches tokens under one lock
+Drives the core's flows (``shared/flows/commands.py``): fetches tokens under one lock
 per sub-account (gevent patches ``threading`` into greenlet locks, so a cold burst
 waits on one fetch), makes upstream calls, throws transport failures into the flow,
 and pumps streams through the flow's relay, closing the upstream response whatever
-happens — including the client going away, which closes this generator.
+happens — including the client going away, which closes this generator. What it
+measures (time spent waiting on SAP AI Core, the first bytes sent) goes into the
+request's record. The twin of ``async_aiohttp``, with the same public names.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import random
 import ssl
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Generator, Mapping
 from typing import Any
 
 import requests
@@ -28,33 +30,33 @@ from shared.errors import (
     ProxyError,
     TokenFetchError,
     UpstreamError,
+    UpstreamTimeout,
     stream_broken,
     transport_error,
 )
-from shared.flow import Clock, Job, NeedToken, Reply, Send, Sleep, Streaming, StreamReply
-from shared.metrics import Recorder, retry_reason
+from shared.flows.commands import Clock, FlowRun, Job, NeedToken, Send
 from shared.netenv import Egress, NetworkEnvironment, origin_of, proxy_failure, tls_failure
+from shared.record import RequestRecord
+from shared.replies import SSE_HEADERS, Reply, StreamReply
 from shared.silence import SilenceTimer
-from shared.streams import StreamRelay
+from shared.streams import Relay
 from shared.transports.tls import CertificateError, TLSContexts
 from shared.wire import ACCEPT_ENCODING, ClientCert, UpstreamRequest, UpstreamResponse
 
-__all__ = ["Upstream"]
+__all__ = ["UpstreamClient", "pump_stream"]
 
 READ_SIZE = 65536
 
 
-class Upstream:
+class UpstreamClient:
     def __init__(
         self,
         core: ProxyCore,
         *,
         pool_size: int = 512,
-        metrics: Recorder | None = None,
         env: Mapping[str, str] | None = None,
     ) -> None:
         self._core = core
-        self._metrics = metrics if metrics is not None else Recorder()
         t = self._timeouts = core.config.timeouts
         self._timeout = (t.connect, t.first_byte)
         # Streams: the pump enforces first_byte/idle itself (with keep-alives); this is only a backstop.
@@ -72,54 +74,43 @@ class Upstream:
         self._session.close()
 
     def run(self, job: Reply | Job) -> Reply | StreamReply:
+        """Drive a job's flow: each command to its handler, each failure thrown back into the flow."""
         if isinstance(job, Reply):
             return job
-        gen, held = job.flow, None
-        failed: str | None = None  # why the last upstream attempt failed: the next one is a retry
+        run, held = FlowRun(job), _Held()
         try:
-            cmd: Any = next(gen)
-            while True:
+            cmd = run.start()
+            while cmd is not None:
                 try:
-                    if isinstance(cmd, NeedToken):  # every attempt (and re-authentication) starts with one
-                        if failed is not None:
-                            self._metrics.retried(failed)
-                            failed = None
-                        value: Any = self.get_token(cmd)
-                    elif isinstance(cmd, Clock):
-                        value = time.monotonic()
-                    elif isinstance(cmd, Sleep):
-                        time.sleep(cmd.seconds * (1 - cmd.jitter * random.random()))
-                        value = None
-                    else:
-                        if held is not None:
-                            held.close()
-                        value, held = self._send(cmd)
-                        failed = retry_reason(value)
+                    value = self._handle(cmd, held, run.record)
                 except ProxyError as exc:
-                    failed = retry_reason(exc)
-                    cmd = gen.throw(exc)
+                    cmd = run.throw(exc)
                     continue
-                cmd = gen.send(value)
-        except StopIteration as stop:
-            outcome: Reply | Streaming = stop.value
-        except ProxyError as exc:
-            _close(held)
-            return self._core.error_reply(exc, job.dialect)
+                cmd = run.send(value)
         except BaseException:
-            _close(held)
+            held.close()
             raise
-        if isinstance(outcome, Streaming):
-            assert held is not None
-            return StreamReply(outcome.headers, pump_stream(held, outcome.relay, self._timeouts))
-        _close(held)
-        return outcome
+        return held.answer(run.outcome, run.record, self._timeouts)
 
-    def get_token(self, cmd: NeedToken) -> str:
+    def _handle(self, cmd: Any, held: _Held, record: RequestRecord) -> Any:
+        if isinstance(cmd, Send):
+            return self._send(cmd, held, record)
+        if isinstance(cmd, NeedToken):
+            return self.get_token(cmd, record)
+        if isinstance(cmd, Clock):
+            return time.monotonic()
+        started = time.monotonic()
+        time.sleep(cmd.seconds * (1 - cmd.jitter * random.random()))
+        record.waited(time.monotonic() - started)
+        return None
+
+    def get_token(self, cmd: NeedToken, record: RequestRecord | None = None) -> str:
         cache = self._core.token_caches[cmd.sub_account.name]
         if cmd.stale is None:
             token = cache.current(time.time())
             if token is not None:
                 return token
+        started = time.monotonic()
         with self._locks[cmd.sub_account.name]:
             if cmd.stale is not None:
                 cache.invalidate(cmd.stale)
@@ -128,39 +119,80 @@ class Upstream:
                 return token
             req = cache.fetch_request()
             try:
-                resp = self._session.request(req, self._token_timeout)
-                body = resp.content
-            except requests.RequestException as exc:
-                reason = _mapped(
-                    exc, "it", self._session.egress(req.url), client_cert=req.client_cert is not None
-                ).message
-                raise TokenFetchError(f"could not reach the {req.label}: {reason}") from None
-            except (CertificateError, ConfigError) as exc:
-                raise TokenFetchError(f"could not use the client certificate for the {req.label}: {exc}") from None
-            token = cache.accept(resp.status_code, body, time.time())
-            self._metrics.token_refreshed(cmd.sub_account.name)
+                try:
+                    resp = self._session.request(req, self._token_timeout)
+                    body = resp.content
+                except requests.RequestException as exc:
+                    reason = _mapped(
+                        exc, "it", self._session.egress(req.url), client_cert=req.client_cert is not None
+                    ).message
+                    raise TokenFetchError(f"could not reach the {req.label}: {reason}") from None
+                except (CertificateError, ConfigError) as exc:
+                    raise TokenFetchError(f"could not use the client certificate for the {req.label}: {exc}") from None
+                token = cache.accept(resp.status_code, body, time.time())
+            except TokenFetchError:
+                if record is not None:
+                    record.token_fetched(cmd.sub_account.name, False, time.monotonic() - started)
+                raise
+            if record is not None:
+                record.token_fetched(cmd.sub_account.name, True, time.monotonic() - started)
             return token
 
-    def _send(self, cmd: Send) -> tuple[UpstreamResponse, requests.Response | None]:
+    def _send(self, cmd: Send, held: _Held, record: RequestRecord) -> UpstreamResponse:
         req = cmd.request
+        held.close()  # a new attempt: the previous answer is no longer wanted
+        started = time.monotonic()
         try:
             resp = self._session.request(req, self._stream_timeout if req.stream else self._timeout)
         except requests.RequestException as exc:
-            raise _mapped(
-                exc, req.label, self._session.egress(req.url), client_cert=req.client_cert is not None
-            ) from None
+            error = _mapped(exc, req.label, self._session.egress(req.url), client_cert=req.client_cert is not None)
+            record.attempt_failed(_failure_code(error), time.monotonic() - started)
+            raise error from None
         except (CertificateError, ConfigError) as exc:
+            record.attempt_failed("error", time.monotonic() - started)
             raise UpstreamError(f"could not use the client certificate for {req.label}: {exc}") from None
+        record.attempted(str(resp.status_code), time.monotonic() - started, req.label)
         headers = {k.lower(): v for k, v in resp.headers.items()}
         if req.stream and resp.status_code == 200:
-            return UpstreamResponse(200, headers), resp
+            held.hold(resp)
+            return UpstreamResponse(200, headers)
         try:
             body = resp.content
         except requests.RequestException as exc:
             raise _mapped(exc, req.label, self._session.egress(req.url)) from None
         finally:
             resp.close()
-        return UpstreamResponse(resp.status_code, headers, body), None
+        return UpstreamResponse(resp.status_code, headers, body)
+
+
+def _failure_code(error: UpstreamError) -> str:
+    return "timeout" if isinstance(error, UpstreamTimeout) else "error"
+
+
+class _Held:
+    """The upstream response a stream will be pumped from, held while the flow decides."""
+
+    __slots__ = ("_resp",)
+
+    def __init__(self) -> None:
+        self._resp: requests.Response | None = None
+
+    def hold(self, resp: requests.Response) -> None:
+        self._resp = resp
+
+    def close(self) -> None:
+        if self._resp is not None:
+            self._resp.close()
+            self._resp = None
+
+    def answer(self, outcome: Reply | Relay | None, record: RequestRecord, timeouts: Timeouts) -> Reply | StreamReply:
+        """The flow's reply as it is, or its relay pumped from the held response."""
+        if isinstance(outcome, Reply):
+            self.close()
+            return outcome
+        assert outcome is not None and self._resp is not None, "a flow returned a relay without a stream"
+        resp, self._resp = self._resp, None
+        return StreamReply(SSE_HEADERS, pump_stream(resp, outcome, timeouts, record))
 
 
 class _TLSAdapter(HTTPAdapter):
@@ -266,39 +298,52 @@ def _mapped(exc: BaseException, where: str, egress: Egress, *, client_cert: bool
     return transport_error("other", where)
 
 
-def _close(resp: requests.Response | None) -> None:
-    if resp is not None:
-        resp.close()
-
-
-def pump_stream(resp: requests.Response, relay: StreamRelay, timeouts: Timeouts) -> Iterator[bytes]:
+def pump_stream(
+    resp: requests.Response, relay: Relay, timeouts: Timeouts, record: RequestRecord
+) -> Generator[bytes, None, None]:
     """Upstream bytes through the relay as they arrive; keep-alives while silent; closed on every exit.
 
     A reader thread (a greenlet under gevent) does the blocking reads into a queue, so
     this generator can notice silence and write keep-alives without interrupting a read.
+    The record learns the wait for the first upstream data, the first bytes and first
+    content sent, and how the stream ended — unless the client leaves first (this
+    generator is closed at a ``yield``), which the adapter records.
     """
     chunks: queue.SimpleQueue[bytes | BaseException] = queue.SimpleQueue()
     threading.Thread(target=_read_into, args=(resp, chunks), daemon=True).start()
-    timer = SilenceTimer(timeouts, time.monotonic())
+    asked = time.monotonic()
+    timer = SilenceTimer(timeouts, asked)
+    error: ProxyError | None = None
+    waiting = True  # for the first upstream data
     try:
-        while True:
-            try:
-                item = chunks.get(timeout=timer.wait(time.monotonic()))
-            except queue.Empty:
-                yield timer.silence(time.monotonic())
-                continue
-            if isinstance(item, BaseException):
-                yield relay.fail(stream_broken(item))
-                return
-            if not item:
-                break
-            timer.data(time.monotonic())
-            out = relay.feed(item)
-            if out:
-                yield out
-        yield relay.finish()
-    except ProxyError as exc:
-        yield relay.fail(exc)
+        try:
+            while True:
+                try:
+                    item = chunks.get(timeout=timer.wait(time.monotonic()))
+                except queue.Empty:
+                    keepalive = timer.silence(time.monotonic())  # raises UpstreamTimeout past the limit
+                    record.bytes_sent(time.monotonic(), content=False)
+                    yield keepalive
+                    continue
+                if isinstance(item, BaseException):
+                    raise stream_broken(item)
+                if not item:
+                    break
+                now = time.monotonic()
+                if waiting:
+                    record.waited(now - asked)  # the model's time to its first data is upstream time
+                    waiting = False
+                timer.data(now)
+                out = relay.feed(item)
+                if out:
+                    record.bytes_sent(now, content=True)
+                    yield out
+            tail = relay.finish()
+        except ProxyError as exc:
+            error, tail = exc, relay.fail(exc)
+        record.bytes_sent(time.monotonic(), content=error is None)
+        yield tail
+        record.stream_ended(error, relay.usage)
     finally:
         resp.close()  # also ends the reader: its next read fails
 

@@ -99,7 +99,8 @@ def test_fields_the_model_does_not_know_are_dropped_and_counted(stack: Stack, si
     for field in ("prompt_cache_key", "verbosity", "safety_identifier"):
         labels = {"stack": stack.name, "route": "/v1/chat/completions", "field": field}
         assert (
-            after.value("proxy_dropped_fields_total", **labels) - before.value("proxy_dropped_fields_total", **labels)
+            after.value("aicore_proxy_dropped_fields_total", **labels)
+            - before.value("aicore_proxy_dropped_fields_total", **labels)
             == 1
         ), field
 

@@ -6,7 +6,7 @@ import pytest
 
 from tests.contract.conftest import BODY_LIMIT, Stack
 
-ROUTES = {
+ENDPOINTS = {
     # path: (dialect, a valid body for an unknown model, a wrongly typed body)
     "/v1/chat/completions": (
         "openai",
@@ -35,9 +35,9 @@ CASES = [
 
 
 @pytest.mark.parametrize("case", CASES)
-@pytest.mark.parametrize("path", list(ROUTES))
+@pytest.mark.parametrize("path", list(ENDPOINTS))
 def test_bad_input(stack: Stack, path: str, case: str):
-    dialect, unknown, wrong = ROUTES[path]
+    dialect, unknown, wrong = ENDPOINTS[path]
     json_headers = {"content-type": "application/json"}
     with stack.client() as c:
         if case == "invalid-json":

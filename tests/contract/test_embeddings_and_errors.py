@@ -37,10 +37,10 @@ def test_unknown_model_is_404_with_hint(stack: Stack):
         (b"{not json", "not valid JSON"),
         (b"[1, 2]", "JSON object"),
         (b"", "empty"),
-        (b'{"messages": [{"role": "user", "content": "x"}]}', "'model'"),
-        (b'{"model": "gpt-4o", "messages": []}', "'messages'"),
+        (b'{"messages": [{"role": "user", "content": "x"}]}', "model:"),
+        (b'{"model": "gpt-4o", "messages": []}', "messages:"),
         (b'{"model": "gpt-4o", "messages": [{"role": "robot", "content": "x"}]}', "role"),
-        (b'{"model": "gpt-4o", "messages": [{"role": "user", "content": "x"}], "stream": "yes"}', "'stream'"),
+        (b'{"model": "gpt-4o", "messages": [{"role": "user", "content": "x"}], "stream": "yes"}', "stream:"),
     ],
 )
 def test_bad_input_is_400_in_openai_shape(stack: Stack, body: bytes, fragment: str):

@@ -1,7 +1,7 @@
 """Schemathesis against both stacks: no 5xx, and every answer is what the OpenAPI document says.
 
 The schema is :func:`shared.openapi.openapi_document` (what ``GET /openapi.json``
-serves), restricted to the routes both stacks register (:data:`shared.routes.ROUTES`),
+serves), restricted to the routes both stacks register (:data:`shared.endpoints.ENDPOINTS`),
 so a route documented ahead of its handler is never fuzzed into a 404. Generated
 ``model`` names are mostly swapped for models the simulator serves (random names only
 reach the 404 path), and half the bodies are minimal valid ones, so answers and event
@@ -35,8 +35,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from shared.endpoints import ENDPOINTS
 from shared.openapi import openapi_document
-from shared.routes import ROUTES
 from tests.contract.conftest import API_KEY, Stack
 
 # What the simulator serves, by kind. SAP AI Core answers 404 to a chat call on an embeddings
@@ -59,8 +59,8 @@ CHECKS = [
     response_headers_conformance,
     ignored_auth,
 ]
-SERVED = {(route.method, route.path) for route in ROUTES}
-DIALECT = {route.path: route.dialect for route in ROUTES}
+SERVED = {(route.method, route.path) for route in ENDPOINTS}
+DIALECT = {route.path: route.dialect for route in ENDPOINTS}
 MAX_EXAMPLES = int(os.environ.get("PROXY_FUZZ_EXAMPLES", "25"))
 
 config = schemathesis.Config.from_dict(

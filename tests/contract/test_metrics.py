@@ -8,6 +8,7 @@ answers it, must show the totals of both.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -27,15 +28,26 @@ from tests.contract.sse_client import stream_raw
 
 CHAT = "/v1/chat/completions"
 BODY = {"model": "gpt-4o", "messages": [{"role": "user", "content": "metrics"}]}
+ROUTE = {"stack", "route"}
 FAMILIES = {
-    "proxy_requests": ("counter", {"stack", "route", "model", "status"}),
-    "proxy_request_duration_seconds": ("histogram", {"stack", "route", "model"}),
-    "proxy_ttft_seconds": ("histogram", {"stack", "route", "model"}),
-    "proxy_streams_in_flight": ("gauge", {"stack"}),
-    "proxy_upstream_retries": ("counter", {"stack", "reason"}),
-    "proxy_token_refreshes": ("counter", {"stack", "sub_account"}),
-    "proxy_dropped_fields": ("counter", {"stack", "route", "field"}),
+    "aicore_proxy_requests": ("counter", {"stack", "route", "model", "outcome", "code"}),
+    "aicore_proxy_request_duration_seconds": ("histogram", ROUTE),
+    "aicore_proxy_time_to_first_token_seconds": ("histogram", ROUTE),
+    "aicore_proxy_upstream_time_to_first_byte_seconds": ("histogram", ROUTE),
+    "aicore_proxy_overhead_seconds": ("histogram", ROUTE),
+    "aicore_proxy_tokens": ("counter", {"stack", "model", "kind"}),
+    "aicore_proxy_upstream_requests": ("counter", {"stack", "code"}),
+    "aicore_proxy_upstream_retries": ("counter", {"stack", "reason"}),
+    "aicore_proxy_upstream_failovers": ("counter", {"stack", "reason"}),
+    "aicore_proxy_token_fetches": ("counter", {"stack", "sub_account", "result"}),
+    "aicore_proxy_requests_in_flight": ("gauge", {"stack"}),
+    "aicore_proxy_streams_in_flight": ("gauge", {"stack"}),
+    "aicore_proxy_build_info": ("gauge", {"version", "stack", "python", "server"}),
+    "aicore_proxy_process_resident_memory_bytes": ("gauge", {"stack"}),
+    "aicore_proxy_process_cpu_seconds": ("counter", {"stack"}),
+    "aicore_proxy_process_open_fds": ("gauge", {"stack"}),
 }
+DROPPED = {"aicore_proxy_dropped_fields": ("counter", {"stack", "route", "field"})}  # once something was dropped
 
 
 class Scrape:
@@ -86,15 +98,15 @@ def test_metrics_need_no_key_and_name_the_same_families_on_both_stacks(both: lis
         got = scrape(stack.url)
         shape = {}
         for family in got.families:
-            if family.name.startswith("proxy_"):
+            if family.name.startswith("aicore_proxy_") and family.samples:
                 label_sets = {frozenset(s.labels) - {"le"} for s in family.samples}
                 assert len(label_sets) == 1, family.name
                 shape[family.name] = (family.type, set(next(iter(label_sets))))
                 assert {s.labels["stack"] for s in family.samples} == {stack.name}
-        assert shape == FAMILIES
+        assert FAMILIES.items() <= shape.items() <= {**FAMILIES, **DROPPED}.items()
         shapes.append(shape)
-        buckets = {s.labels["le"] for s in got.samples if s.name == "proxy_request_duration_seconds_bucket"}
-        assert {"0.005", "1.0", "60.0", "300.0", "+Inf"} <= buckets
+        buckets = {s.labels["le"] for s in got.samples if s.name == "aicore_proxy_request_duration_seconds_bucket"}
+        assert {"0.005", "0.05256", "1.0", "58.69", "120.0", "600.0", "+Inf"} <= buckets
     assert shapes[0] == shapes[1]
 
 
@@ -110,23 +122,27 @@ def test_a_known_mix_moves_the_counters_exactly(stack: Stack):
         assert c.get("/v1/no-such-route?x=1").status_code == 404
     d = scrape(stack.url) - before
 
-    count = "proxy_requests_total"
-    assert d(count, stack=stack.name) == 5, "scrapes are not counted"
-    assert d(count, route=CHAT, model="gpt-4o", status="200") == 2
-    assert d(count, route=CHAT, model="other", status="404") == 1  # not configured: one label for all such
-    assert d(count, route=CHAT, model="", status="401") == 1
-    assert d(count, route="other", model="", status="404") == 1  # never the raw path, never the query
+    count = "aicore_proxy_requests_total"
+    assert d(count, stack=stack.name) == 5, "scrapes, health and readiness checks are not counted"
+    assert d(count, route=CHAT, model="gpt-4o", outcome="completed", code="200") == 2
+    assert d(count, route=CHAT, model="other", outcome="refused", code="404") == 1  # one label for all such
+    assert d(count, route=CHAT, model="", outcome="refused", code="401") == 1
+    assert d(count, route="other", model="", outcome="refused", code="404") == 1  # never the raw path or query
 
-    assert d("proxy_request_duration_seconds_count", route=CHAT, model="gpt-4o") == 2
-    assert d("proxy_request_duration_seconds_count", route=CHAT, model="other") == 1
-    assert d("proxy_request_duration_seconds_count", route=CHAT, model="") == 1  # the 401: no model read
-    assert d("proxy_request_duration_seconds_bucket", route=CHAT, model="gpt-4o", le="+Inf") == 2
-    assert d("proxy_ttft_seconds_count", route=CHAT, model="gpt-4o") == 1
-    assert d("proxy_ttft_seconds_count", stack=stack.name) == 1
-    ttft = d("proxy_ttft_seconds_sum", route=CHAT, model="gpt-4o")
-    assert 0 < ttft <= d("proxy_request_duration_seconds_sum", route=CHAT, model="gpt-4o")
-    assert d("proxy_upstream_retries_total", stack=stack.name) == 0
-    assert scrape(stack.url).value("proxy_streams_in_flight", stack=stack.name) == 0
+    assert d("aicore_proxy_request_duration_seconds_count", route=CHAT) == 4
+    assert d("aicore_proxy_request_duration_seconds_bucket", route=CHAT, le="+Inf") == 4
+    assert d("aicore_proxy_time_to_first_token_seconds_count", stack=stack.name) == 1
+    ttft = d("aicore_proxy_time_to_first_token_seconds_sum", route=CHAT)
+    assert 0 < ttft <= d("aicore_proxy_request_duration_seconds_sum", route=CHAT)
+    assert d("aicore_proxy_upstream_time_to_first_byte_seconds_count", route=CHAT) == 2  # the two that went upstream
+    assert d("aicore_proxy_overhead_seconds_count", route=CHAT) == 2
+    assert 0 < d("aicore_proxy_overhead_seconds_sum", route=CHAT) < d("aicore_proxy_request_duration_seconds_sum")
+    assert d("aicore_proxy_upstream_requests_total", stack=stack.name, code="200") == 2
+    assert d("aicore_proxy_upstream_retries_total", stack=stack.name) == 0
+    assert d("aicore_proxy_tokens_total", stack=stack.name, model="gpt-4o", kind="output") > 0
+    after = scrape(stack.url)
+    assert after.value("aicore_proxy_streams_in_flight", stack=stack.name) == 0
+    assert after.value("aicore_proxy_requests_in_flight", stack=stack.name) == 0
 
 
 def test_other_model_names_share_one_label(stack: Stack):
@@ -135,7 +151,7 @@ def test_other_model_names_share_one_label(stack: Stack):
     with stack.client() as c:  # served through fallback_models: a Job, with the client's own model name
         assert c.post("/v1/messages", json=body).status_code == 200
     d = scrape(stack.url) - before
-    assert d("proxy_requests_total", route="/v1/messages", model="other", status="200") == 1
+    assert d("aicore_proxy_requests_total", route="/v1/messages", model="other", code="200") == 1
 
 
 def test_retries_and_token_refreshes_are_counted_by_reason(stack: Stack, sim: Sim):
@@ -154,10 +170,14 @@ def test_retries_and_token_refreshes_are_counted_by_reason(stack: Stack, sim: Si
         assert chat(stack).status_code == 200
     d = scrape(stack.url) - before
     for _fault, reason in faults:
-        assert d("proxy_upstream_retries_total", stack=stack.name, reason=reason) == 1, reason
-    assert d("proxy_upstream_retries_total", stack=stack.name) == len(faults)
-    assert d("proxy_token_refreshes_total", stack=stack.name) == 1
-    assert d("proxy_requests_total", route=CHAT, model="gpt-4o", status="200") == len(faults)
+        assert d("aicore_proxy_upstream_retries_total", stack=stack.name, reason=reason) == 1, reason
+    assert d("aicore_proxy_upstream_retries_total", stack=stack.name) == len(faults)
+    assert d("aicore_proxy_token_fetches_total", stack=stack.name, result="ok") == 1
+    assert d("aicore_proxy_requests_total", route=CHAT, model="gpt-4o", code="200") == len(faults)
+    # 429, 5xx, connect and timeout moved to the model's other deployment; the re-auth did not
+    assert d("aicore_proxy_upstream_failovers_total", stack=stack.name) == 4
+    assert d("aicore_proxy_upstream_requests_total", stack=stack.name, code="429") == 1
+    assert d("aicore_proxy_upstream_requests_total", stack=stack.name, code="timeout") == 1
 
     # The refreshed token is refused again and the token endpoint fails: re-auth, then failover.
     before = scrape(stack.url)
@@ -165,9 +185,10 @@ def test_retries_and_token_refreshes_are_counted_by_reason(stack: Stack, sim: Si
     sim.fault(target="token", times=1, status=500)
     assert chat(stack).status_code == 200
     d = scrape(stack.url) - before
-    assert d("proxy_upstream_retries_total", reason="auth") == 1
-    assert d("proxy_upstream_retries_total", reason="token") == 1
-    assert d("proxy_token_refreshes_total", stack=stack.name) == 0
+    assert d("aicore_proxy_upstream_retries_total", reason="auth") == 1
+    assert d("aicore_proxy_upstream_retries_total", reason="token") == 1
+    assert d("aicore_proxy_token_fetches_total", stack=stack.name, result="ok") == 0
+    assert d("aicore_proxy_token_fetches_total", stack=stack.name, result="failed") == 1
 
 
 # -- several workers ------------------------------------------------------------------------------
@@ -184,7 +205,7 @@ def served_by(directory: Path, pid: int) -> float:
         s.value
         for m in metrics
         for s in m.samples
-        if s.name == "proxy_requests_total" and s.labels.get("route") == CHAT
+        if s.name == "aicore_proxy_requests_total" and s.labels.get("route") == CHAT
     )
 
 
@@ -231,11 +252,12 @@ def test_two_workers_every_scrape_sums_both(two_workers: tuple[str, Path], sim: 
 
     for _ in range(12):  # new connection each time: whichever worker answers, the totals are the same
         got = scrape(url)
-        assert got.value("proxy_requests_total", route=CHAT, model="gpt-4o", status="200") == sent
-        assert got.value("proxy_request_duration_seconds_count", route=CHAT) == sent
-        assert got.value("proxy_ttft_seconds_count", route=CHAT) == streams
-        assert got.value("proxy_streams_in_flight") == 0
-        assert len([s for s in got.samples if s.name == "proxy_streams_in_flight"]) == 1
+        assert got.value("aicore_proxy_requests_total", route=CHAT, model="gpt-4o", code="200") == sent
+        assert got.value("aicore_proxy_request_duration_seconds_count", route=CHAT) == sent
+        assert got.value("aicore_proxy_time_to_first_token_seconds_count", route=CHAT) == streams
+        assert got.value("aicore_proxy_streams_in_flight") == 0
+        assert len([s for s in got.samples if s.name == "aicore_proxy_streams_in_flight"]) == 1
+        assert got.value("aicore_proxy_build_info") == 1  # two workers, one build
 
     # A worker that dies takes nothing with it: its counts stay in the totals.
     victim = min(pids)
@@ -246,4 +268,78 @@ def test_two_workers_every_scrape_sums_both(two_workers: tuple[str, Path], sim: 
         time.sleep(0.1)
     assert send(url, False) == 200
     for _ in range(6):
-        assert scrape(url).value("proxy_requests_total", route=CHAT, model="gpt-4o", status="200") == sent + 1
+        assert scrape(url).value("aicore_proxy_requests_total", route=CHAT, model="gpt-4o", code="200") == sent + 1
+
+
+# -- what the canary compares: outcomes, tokens, readiness ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fault", "outcome"),
+    [({"cut_after_chunks": 2}, "stream_failed"), ({"malformed_after_chunks": 2}, "stream_failed")],
+)
+def test_a_stream_that_fails_after_its_first_byte_is_a_failure(stack: Stack, sim: Sim, fault: dict, outcome: str):
+    before = scrape(stack.url)
+    sim.fault(target="*", stream=True, malformed_then="stop", **fault)
+    long = {**BODY, "stream": True, "messages": [{"role": "user", "content": "a b c d e f g h"}]}
+    with stack.client() as c:
+        streamed = stream_raw(c, CHAT, long)
+    assert streamed.status == 200 and streamed.data[-2].startswith('{"error"')  # the client saw it in-band
+    d = scrape(stack.url) - before
+    assert d("aicore_proxy_requests_total", route=CHAT, outcome=outcome, code="200") == 1
+    assert d("aicore_proxy_requests_total", route=CHAT, outcome="completed") == 0
+
+
+def test_a_silent_stream_is_a_timeout_after_its_first_byte(stack: Stack, sim: Sim):
+    before = scrape(stack.url)
+    sim.fault(target="*", stream=True, times=1, delay_first_chunk_ms=4000)  # past timeouts.first_byte (2 s)
+    with stack.client() as c:
+        streamed = stream_raw(c, CHAT, {**BODY, "stream": True})
+    assert streamed.status == 200
+    d = scrape(stack.url) - before
+    assert d("aicore_proxy_requests_total", route=CHAT, outcome="stream_timed_out", code="200") == 1
+
+
+def usage_of(stack: Stack, model: str, stream: bool) -> tuple[int, int]:
+    """What the client sees of the usage the upstream reported (prompt, completion)."""
+    body = {"model": model, "messages": [{"role": "user", "content": "count my tokens please"}], "max_tokens": 50}
+    with stack.client() as c:
+        if not stream:
+            usage = c.post(CHAT, json=body).json()["usage"]
+            return usage["prompt_tokens"], usage["completion_tokens"]
+        events = stream_raw(c, CHAT, {**body, "stream": True, "stream_options": {"include_usage": True}})
+    (usage,) = [json.loads(d)["usage"] for d in events.data if d != "[DONE]" and '"usage":{' in d.replace(" ", "")]
+    return usage["prompt_tokens"], usage["completion_tokens"]
+
+
+@pytest.mark.parametrize(
+    "model", ["gpt-4o", "anthropic--claude-4.5-sonnet", "anthropic--claude-3.7-sonnet", "gemini-2.5-pro"]
+)
+def test_token_counts_equal_the_usage_the_upstream_reported(stack: Stack, model: str):
+    kinds = {"stack": stack.name, "model": model}
+    for stream in (False, True):
+        before = scrape(stack.url)
+        prompt, completion = usage_of(stack, model, stream)
+        d = scrape(stack.url) - before
+        assert (
+            d("aicore_proxy_tokens_total", **kinds, kind="input"),
+            d("aicore_proxy_tokens_total", **kinds, kind="output"),
+        ) == (
+            prompt,
+            completion,
+        ), f"stream={stream}"
+    # A stream whose client did not ask for usage is counted all the same (the answer is deterministic).
+    before = scrape(stack.url)
+    with stack.client() as c:
+        body = {"model": model, "messages": [{"role": "user", "content": "count my tokens please"}], "max_tokens": 50}
+        quiet = stream_raw(c, CHAT, {**body, "stream": True})
+    assert not any('"usage":{' in d.replace(" ", "") for d in quiet.data)  # not sent to the client
+    d = scrape(stack.url) - before
+    assert d("aicore_proxy_tokens_total", **kinds, kind="output") == completion
+
+
+def test_ready_needs_a_token_and_is_not_counted(stack: Stack, sim: Sim):
+    before = scrape(stack.url)
+    r = httpx.get(f"{stack.url}/ready", timeout=10)
+    assert r.status_code == 200 and r.json()["status"] == "ready"
+    assert (scrape(stack.url) - before)("aicore_proxy_requests_total") == 0

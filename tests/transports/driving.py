@@ -16,11 +16,11 @@ import orjson
 
 from shared.config import parse_config
 from shared.core import ProxyCore
-from shared.flow import StreamReply
-from shared.routes import ROUTES
+from shared.endpoints import ENDPOINTS
+from shared.replies import StreamReply
 from shared.transports import async_aiohttp, sync_requests
 
-CHAT = next(r for r in ROUTES if r.handler == "chat_completions")
+CHAT = next(r for r in ENDPOINTS if r.handler == "chat_completions")
 KINDS = ["sync", "async"]
 HEADERS = {"authorization": "Bearer k"}
 
@@ -47,6 +47,11 @@ def chat_body(stream: bool) -> bytes:
     return orjson.dumps({"model": "gpt-4o", "messages": [{"role": "user", "content": "x"}], "stream": stream})
 
 
+def job(core: ProxyCore, stream: bool) -> Any:
+    """What the adapters hand their transport for one chat request."""
+    return core.begin(CHAT, HEADERS, "POST", CHAT.path, 0.0).job(chat_body(stream), 0.0)
+
+
 def run(
     kind: str,
     core: ProxyCore,
@@ -59,20 +64,19 @@ def run(
     """``requests`` chat calls in a row on one transport (so connections and tokens are reused)."""
     env = {} if env is None else env
     if kind == "sync":
-        upstream = sync_requests.Upstream(core, env=env)
+        upstream = sync_requests.UpstreamClient(core, env=env)
         try:
-            return [_collect_sync(upstream.run(core.handle(CHAT, HEADERS, chat_body(stream), 0.0, f"r{i}")), on_chunk)
-                    for i in range(requests)]  # fmt: skip
+            return [_collect_sync(upstream.run(job(core, stream)), on_chunk) for _ in range(requests)]
         finally:
             upstream.close()
 
     async def go() -> list[tuple[int, bytes]]:
-        upstream = async_aiohttp.Upstream(core, env=env)
+        upstream = async_aiohttp.UpstreamClient(core, env=env)
         await upstream.start()
         try:
             out = []
-            for i in range(requests):
-                reply = await upstream.run(core.handle(CHAT, HEADERS, chat_body(stream), 0.0, f"r{i}"))
+            for _ in range(requests):
+                reply = await upstream.run(job(core, stream))
                 out.append(await _collect_async(reply, on_chunk))
             return out
         finally:

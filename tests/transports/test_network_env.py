@@ -45,13 +45,13 @@ def placeholder_core():
     return make_core("http://127.0.0.1:9", "http://127.0.0.1:9/v2/inference/deployments/d1")
 
 
-def sync_decision(upstream: sync_requests.Upstream, url: str) -> tuple[str | None, bool]:
+def sync_decision(upstream: sync_requests.UpstreamClient, url: str) -> tuple[str | None, bool]:
     settings = upstream._session._settings(url)
     proxy = settings["proxies"].get(url.partition(":")[0])
     return proxy, isinstance(settings["verify"], ssl.SSLContext)
 
 
-def async_decision(upstream: async_aiohttp.Upstream, url: str) -> tuple[str | None, bool]:
+def async_decision(upstream: async_aiohttp.UpstreamClient, url: str) -> tuple[str | None, bool]:
     settings = upstream._route(url).kwargs
     return settings["proxy"], isinstance(settings.get("ssl"), ssl.SSLContext)
 
@@ -61,8 +61,8 @@ def test_both_transports_follow_the_one_decision(url):
     egress = NetworkEnvironment.from_env(CORPORATE).egress(url)
     expected = (egress.proxy.url if egress.proxy else None, egress.trust is not None)
     core = placeholder_core()
-    assert sync_decision(sync_requests.Upstream(core, env=CORPORATE), url) == expected
-    assert async_decision(async_aiohttp.Upstream(core, env=CORPORATE), url) == expected
+    assert sync_decision(sync_requests.UpstreamClient(core, env=CORPORATE), url) == expected
+    assert async_decision(async_aiohttp.UpstreamClient(core, env=CORPORATE), url) == expected
 
 
 @pytest.mark.parametrize("url", URLS)
@@ -87,9 +87,12 @@ def test_settings_are_decided_once_per_origin(monkeypatch):
 
     monkeypatch.setattr(NetworkEnvironment, "egress", counting)
     core = placeholder_core()
-    for upstream in (sync_requests.Upstream(core, env=CORPORATE), async_aiohttp.Upstream(core, env=CORPORATE)):
+    for upstream in (
+        sync_requests.UpstreamClient(core, env=CORPORATE),
+        async_aiohttp.UpstreamClient(core, env=CORPORATE),
+    ):
         asked.clear()
-        decide = upstream._session._settings if isinstance(upstream, sync_requests.Upstream) else upstream._route
+        decide = upstream._session._settings if isinstance(upstream, sync_requests.UpstreamClient) else upstream._route
         for path in ("/a", "/b", "/c"):
             decide(f"https://host.example{path}")
         decide("https://other.example/a")
@@ -105,7 +108,7 @@ def test_settings_are_decided_once_per_origin(monkeypatch):
 )
 def test_an_unusable_environment_stops_both_transports_at_start_up(env, needle):
     core = placeholder_core()
-    for make in (sync_requests.Upstream, async_aiohttp.Upstream):
+    for make in (sync_requests.UpstreamClient, async_aiohttp.UpstreamClient):
         with pytest.raises(ConfigError, match=needle) as info:
             make(core, env=env)
         assert "pw" not in str(info.value)

@@ -9,10 +9,10 @@ import orjson
 
 from shared.config import parse_config
 from shared.core import ProxyCore
-from shared.routes import ROUTES
+from shared.endpoints import ENDPOINTS
 from shared.transports import async_aiohttp, sync_requests
 
-CHAT = next(r for r in ROUTES if r.handler == "chat_completions")
+CHAT = next(r for r in ENDPOINTS if r.handler == "chat_completions")
 
 
 def closed_port() -> int:
@@ -45,19 +45,19 @@ HEADERS = {"authorization": "Bearer k"}
 
 
 def run_sync(c: ProxyCore):
-    upstream = sync_requests.Upstream(c)
+    upstream = sync_requests.UpstreamClient(c)
     try:
-        return upstream.run(c.handle(CHAT, HEADERS, BODY, 0.0, "r1"))
+        return upstream.run(c.begin(CHAT, HEADERS, "POST", CHAT.path, 0.0).job(BODY, 0.0))
     finally:
         upstream.close()
 
 
 def run_async(c: ProxyCore):
     async def go():
-        upstream = async_aiohttp.Upstream(c)
+        upstream = async_aiohttp.UpstreamClient(c)
         await upstream.start()
         try:
-            return await upstream.run(c.handle(CHAT, HEADERS, BODY, 0.0, "r1"))
+            return await upstream.run(c.begin(CHAT, HEADERS, "POST", CHAT.path, 0.0).job(BODY, 0.0))
         finally:
             await upstream.close()
 

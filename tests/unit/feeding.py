@@ -43,7 +43,7 @@ def feed_all(feed: Callable[[bytes], list[Any]], flush: Callable[[], list[Any]],
 
 
 def feed_relay(relay: Any, data: bytes, mode: str) -> bytes:
-    """Drive a StreamRelay (``feed(bytes) -> bytes``, ``finish() -> bytes``)."""
+    """Drive a Relay (``feed(bytes) -> bytes``, ``finish() -> bytes``)."""
     out = bytearray()
     for piece in slices(data, mode):
         out += relay.feed(piece)

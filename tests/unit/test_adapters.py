@@ -1,7 +1,7 @@
 """Both adapters register exactly the shared route table and nothing else."""
 
 from shared.config import parse_config
-from shared.routes import ROUTES
+from shared.endpoints import ENDPOINTS
 
 CONFIG = parse_config(
     {
@@ -14,7 +14,7 @@ CONFIG = parse_config(
         "secret_authentication_tokens": ["k"],
     }
 )
-EXPECTED = {(r.path, r.method) for r in ROUTES}
+EXPECTED = {(r.path, r.method) for r in ENDPOINTS}
 
 
 def test_flask_routes():

@@ -27,16 +27,16 @@ from aicore_sim.families.vertex_schema import check_request
 from aicore_sim.topology import load_topology, proxy_config
 from shared.adjustments import Adjustments
 from shared.backends import chat_backend
-from shared.chat import parse_chat_request
+from shared.catalog import ModelCatalog, ModelEntry
 from shared.config import parse_config
 from shared.convert.anthropic_messages import anthropic_to_openai_chat
 from shared.convert.bedrock_sanitize import anthropic_to_bedrock_invoke
 from shared.convert.responses_api import responses_to_chat_request
-from shared.routing import ModelRoute, Router
+from shared.flows.chat import parse_chat_request
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "agents"
-ROUTER = Router(parse_config(proxy_config(load_topology(), "127.0.0.1", 8900)))
-MODELS = [m for m in ROUTER.names() if ROUTER.route(m).kind == "chat"]
+CATALOG = ModelCatalog(parse_config(proxy_config(load_topology(), "127.0.0.1", 8900)))
+MODELS = [m for m in CATALOG.names() if CATALOG.entry(m).kind == "chat"]
 
 
 def exchanges(prefix: str) -> list[tuple[str, dict[str, Any], dict[str, str]]]:
@@ -51,14 +51,14 @@ CLAUDE_CODE = exchanges("claude-code-")
 CODEX = exchanges("codex-")
 
 
-def upstream_body(route: ModelRoute, chat: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+def upstream_body(route: ModelEntry, chat: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """The body the chat path sends for ``route``, and the upstream API it goes to."""
     backend = chat_backend(route)
     doc = parse_chat_request({**chat, "model": route.name}).doc
     return backend.name, backend.body(doc, route, Adjustments())
 
 
-def check(route: ModelRoute, api: str, body: dict[str, Any]) -> None:
+def check(route: ModelEntry, api: str, body: dict[str, Any]) -> None:
     """The simulator's validation for the model behind ``route`` (raises Refusal)."""
     model = route.upstream_model
     if api == "bedrock-invoke":
@@ -78,7 +78,7 @@ def check(route: ModelRoute, api: str, body: dict[str, Any]) -> None:
 def test_claude_code_requests_fit_every_model(
     model: str, name: str, body: dict[str, Any], headers: dict[str, str]
 ) -> None:
-    route = ROUTER.route(model)
+    route = CATALOG.entry(model)
     if route.family == "claude" and route.claude_api == "invoke":
         api, out = (
             "bedrock-invoke",
@@ -96,7 +96,7 @@ def test_claude_code_requests_fit_every_model(
 @pytest.mark.parametrize("model", MODELS)
 @pytest.mark.parametrize(("name", "body", "headers"), CODEX, ids=[c[0] for c in CODEX])
 def test_codex_requests_fit_every_model(model: str, name: str, body: dict[str, Any], headers: dict[str, str]) -> None:
-    route = ROUTER.route(model)
+    route = CATALOG.entry(model)
     api, out = upstream_body(route, responses_to_chat_request(body))
     try:
         check(route, api, out)
@@ -106,7 +106,7 @@ def test_codex_requests_fit_every_model(model: str, name: str, body: dict[str, A
 
 
 def test_every_family_and_claude_generation_is_covered() -> None:
-    families = {ROUTER.route(m).family for m in MODELS}
-    generations = {ROUTER.route(m).capabilities.generation for m in MODELS if ROUTER.route(m).family == "claude"}
+    families = {CATALOG.entry(m).family for m in MODELS}
+    generations = {CATALOG.entry(m).capabilities.generation for m in MODELS if CATALOG.entry(m).family == "claude"}
     assert families == {"openai", "claude", "gemini"}
     assert {(3, 5), (3, 7), (4, 0), (4, 5), (4, 6), (4, 7)} <= generations

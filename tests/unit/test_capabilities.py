@@ -208,8 +208,8 @@ def test_only_anthropic_model_ids_are_matched(asked: str) -> None:
 
 
 def test_router_warns_once_per_model_whose_profile_is_a_guess() -> None:
+    from shared.catalog import ModelCatalog
     from shared.config import parse_config
-    from shared.routing import Router
 
     url = "https://api.ai.example/v2/inference/deployments/d1"
     key = {"clientid": "c", "clientsecret": "s", "url": "https://auth.example"}
@@ -223,7 +223,7 @@ def test_router_warns_once_per_model_whose_profile_is_a_guess() -> None:
         "secret_authentication_tokens": ["k"],
         "model_settings": {"my-claude": {"family": "claude"}, "house-model": {"capabilities": {"reasoning": True}}},
     }
-    warnings = Router(parse_config(doc)).capability_warnings()
+    warnings = ModelCatalog(parse_config(doc)).capability_warnings()
     assert (
         len(warnings) == 1 and "'my-claude'" in warnings[0] and "model_settings.my-claude.capabilities" in warnings[0]
     )

@@ -16,11 +16,11 @@ import anthropic
 import pytest
 
 from shared.capabilities import capabilities_for
-from shared.chat import parse_chat_request
 from shared.convert.anthropic_messages import anthropic_to_openai_chat, openai_chat_to_anthropic
 from shared.convert.azure_openai import openai_to_azure_chat
 from shared.convert.gemini import openai_to_gemini
 from shared.errors import InvalidRequest, UpstreamError, UpstreamProtocolError
+from shared.flows.chat import parse_chat_request
 from shared.openai_chunks import chat_completion, make_usage
 from tests.unit.feeding import fixture_bytes
 

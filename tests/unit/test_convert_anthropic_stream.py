@@ -3,7 +3,7 @@
 Event sequences are asserted exactly (types, indices, deltas), every event is checked
 against the anthropic SDK's own types, and the SDK's accumulator must rebuild the same
 message the non-streaming converter makes. Recorded transcripts go through the real
-decoder whole, byte by byte and in uneven slices, and through a RelayStream into the
+decoder whole, byte by byte and in uneven slices, and through a TranslatingRelay into the
 anthropic SDK itself (over an in-memory HTTP transport) to prove the framing.
 """
 
@@ -30,7 +30,7 @@ from shared.convert.anthropic_stream import (
 from shared.errors import UpstreamError, UpstreamProtocolError, UpstreamStatusError
 from shared.jsonutil import loads
 from shared.openai_chunks import ChunkFactory, chat_completion, make_usage
-from shared.streams import RelayStream, SSEJsonDecoder
+from shared.streams import SSEJsonDecoder, TranslatingRelay
 from tests.unit.feeding import FEED_MODES, feed_all, fixture_bytes, slices
 
 MSG_ID, MODEL = "msg_proxy_0123456789", "gpt-4.1"
@@ -268,7 +268,7 @@ def _decoder() -> tuple[Any, Any]:
 
 
 def _relay_bytes(stage: Any, name: str, mode: str) -> bytes:
-    relay = RelayStream(
+    relay = TranslatingRelay(
         SSEJsonDecoder(loads), [stage], encode=anthropic_sse, error_frame=anthropic_error_frame, terminator=b""
     )
     out = bytearray()
@@ -436,7 +436,7 @@ def test_sse_framing_and_error_frame() -> None:
 
 
 def test_an_error_event_mid_stream_reaches_the_sdk_as_an_exception() -> None:
-    relay = RelayStream(
+    relay = TranslatingRelay(
         SSEJsonDecoder(loads), [BedrockEventsPassthrough()], encode=anthropic_sse,
         error_frame=anthropic_error_frame, terminator=b"",
     )  # fmt: skip

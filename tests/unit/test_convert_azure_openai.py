@@ -6,7 +6,7 @@ import json
 import pytest
 
 from shared.capabilities import capabilities_for
-from shared.convert.azure_openai import AzurePassthroughStream, openai_to_azure_chat
+from shared.convert.azure_openai import AzurePassthroughRelay, openai_to_azure_chat
 from shared.errors import UpstreamProtocolError, UpstreamTimeout
 from shared.sse import DONE, SSEDecoder
 from tests.unit.feeding import FEED_MODES, feed_relay, fixture_bytes, slices
@@ -167,7 +167,7 @@ def expected_output(raw):
 @pytest.mark.parametrize("name", ["azure-stream.sse", "azure-stream-usage.sse"])
 def test_stream_is_reframed_without_changes_and_ends_in_one_done(name, mode, trailing):
     raw = fixture_bytes(name)
-    out = feed_relay(AzurePassthroughStream(), raw + trailing, mode)
+    out = feed_relay(AzurePassthroughRelay(), raw + trailing, mode)
     assert out == expected_output(raw)
     assert out.count(b"[DONE]") == 1 and out.endswith(DONE)
     assert b"keep-alive" not in out
@@ -182,7 +182,7 @@ def test_stream_is_reframed_without_changes_and_ends_in_one_done(name, mode, tra
 @pytest.mark.parametrize("mode", FEED_MODES)
 def test_missing_upstream_done_raises_at_finish_and_fail_keeps_the_tail(mode):
     raw = fixture_bytes("azure-stream-no-done.sse")
-    relay = AzurePassthroughStream()
+    relay = AzurePassthroughRelay()
     out = bytearray()
     for piece in slices(raw[:-2], mode):  # also lose the last blank line: the flush must still deliver it
         out += relay.feed(piece)
@@ -196,7 +196,7 @@ def test_missing_upstream_done_raises_at_finish_and_fail_keeps_the_tail(mode):
 
 
 def test_fail_mid_stream_writes_error_then_one_done_and_nothing_after():
-    relay = AzurePassthroughStream()
+    relay = AzurePassthroughRelay()
     first = relay.feed(b'data: {"a":1}\n\ndata: {"b"')
     assert first == b'data: {"a":1}\n\n'
     tail = relay.fail(UpstreamTimeout("went silent"))
@@ -206,7 +206,7 @@ def test_fail_mid_stream_writes_error_then_one_done_and_nothing_after():
 
 
 def test_fail_after_finish_writes_nothing():
-    relay = AzurePassthroughStream()
+    relay = AzurePassthroughRelay()
     assert relay.feed(b"data: {}\n\ndata: [DONE]\n\n") == b"data: {}\n\n"
     assert relay.finish() == DONE
     assert relay.fail(UpstreamTimeout("late")) == b""
@@ -214,14 +214,14 @@ def test_fail_after_finish_writes_nothing():
 
 
 def test_events_after_done_and_empty_events_are_dropped():
-    relay = AzurePassthroughStream()
+    relay = AzurePassthroughRelay()
     out = relay.feed(b'data:\n\ndata: {"x":1}\r\n\r\ndata: [DONE]\n\ndata: {"late":1}\n\n')
     assert out == b'data: {"x":1}\n\n'
     assert relay.finish() == DONE
 
 
 def test_multi_line_data_stays_valid_sse():
-    relay = AzurePassthroughStream()
+    relay = AzurePassthroughRelay()
     out = relay.feed(b'data: {"a":\ndata: 1}\n\n') + relay.feed(b"data: [DONE]\n\n") + relay.finish()
     assert upstream_events(out) == [b'{"a":\n1}', b"[DONE]"]
 
@@ -258,15 +258,15 @@ def test_only_a_leading_prompt_filter_preamble_is_dropped():
     preamble = b'{"choices":[],"created":0,"id":"","model":"","object":"","prompt_filter_results":[]}'
     talk = b'{"choices":[{"delta":{"content":"\\"prompt_filter_results\\""},"index":0}],"id":"c1"}'
     usage = b'{"choices":[],"id":"c1","usage":{"total_tokens":3},"prompt_filter_results":[]}'
-    relay = AzurePassthroughStream()
+    relay = AzurePassthroughRelay()
     raw = b"".join(b"data: " + x + b"\n\n" for x in (preamble, talk, preamble, usage, b"[DONE]"))
     out = feed_relay(relay, raw, "uneven")
     assert upstream_events(out) == [talk, preamble, usage, b"[DONE]"]
 
 
 def test_a_stream_whose_first_event_merely_mentions_prompt_filters_is_kept():
-    relay = AzurePassthroughStream()
+    relay = AzurePassthroughRelay()
     first = b'{"choices":[{"delta":{"role":"assistant"}}],"prompt_filter_results":[]}'
     assert relay.feed(b"data: " + first + b"\n\n") == b"data: " + first + b"\n\n"
     odd = b'data: {"prompt_filter_results": [], "choices": [\n\n'  # not JSON: forwarded, not guessed at
-    assert AzurePassthroughStream().feed(odd) == odd
+    assert AzurePassthroughRelay().feed(odd) == odd

@@ -18,7 +18,7 @@ from shared.convert.claude_converse import (
 )
 from shared.errors import InvalidRequest, UpstreamProtocolError, UpstreamStatusError
 from shared.openai_chunks import make_usage
-from shared.streams import ChatStream
+from shared.streams import ChatRelay
 from tests.unit.feeding import FEED_MODES, feed_all, fixture_bytes, slices
 from tests.unit.test_convert_claude_invoke import (
     CREATED,
@@ -360,7 +360,7 @@ def test_exception_statuses(name: str, status: int) -> None:
 @pytest.mark.parametrize("mode", FEED_MODES)
 def test_stream_without_message_stop_is_not_complete(mode: str) -> None:
     data = fixture_bytes("claude-converse-text.sse")
-    relay = ChatStream(stream_decoder(), ClaudeConverseStream(F, include_usage=True))
+    relay = ChatRelay(stream_decoder(), ClaudeConverseStream(F, include_usage=True))
     for piece in slices(data[: data.index(b'data: {"messageStop"')], mode):
         relay.feed(piece)
     with pytest.raises(UpstreamProtocolError, match="incomplete"):

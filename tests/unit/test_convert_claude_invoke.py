@@ -22,7 +22,7 @@ from shared.convert.claude_invoke import (
 )
 from shared.errors import InvalidRequest, UpstreamProtocolError, UpstreamStatusError
 from shared.openai_chunks import ChunkFactory, make_usage
-from shared.streams import ChatStream
+from shared.streams import ChatRelay
 from tests.unit.feeding import FEED_MODES, fixture_bytes, slices
 
 ID, CREATED, MODEL = "chatcmpl-test123", 1_700_000_000, "anthropic--claude-4-sonnet"
@@ -84,7 +84,7 @@ def check_chunks(chunks: list[dict[str, Any]], *, include_usage: bool) -> None:
 
 def run_stream(translator_cls: Any, name: str, variant: str, include_usage: bool, decoder: Any) -> list[dict[str, Any]]:
     data, mode = variant_bytes(name, variant)
-    relay = ChatStream(decoder, translator_cls(F, include_usage=include_usage))
+    relay = ChatRelay(decoder, translator_cls(F, include_usage=include_usage))
     out = bytearray()
     for piece in slices(data, mode):
         out += relay.feed(piece)
@@ -97,7 +97,7 @@ def run_stream(translator_cls: Any, name: str, variant: str, include_usage: bool
 def run_failing_stream(translator_cls: Any, name: str, variant: str, decoder: Any) -> tuple[Exception, list[Any]]:
     """Feed until the translator raises, then let the relay write the in-band error."""
     data, mode = variant_bytes(name, variant)
-    relay = ChatStream(decoder, translator_cls(F, include_usage=True))
+    relay = ChatRelay(decoder, translator_cls(F, include_usage=True))
     out = bytearray()
     with pytest.raises((UpstreamStatusError, UpstreamProtocolError)) as info:
         for piece in slices(data, mode):
@@ -623,7 +623,7 @@ def test_error_event_ends_the_stream_in_band(variant: str) -> None:
     exc, chunks = run_failing_stream(ClaudeInvokeStream, "claude-invoke-error.sse", variant, stream_decoder())
     assert isinstance(exc, UpstreamStatusError) and exc.status == 503 and "Overloaded" in exc.message
     assert chunks[-1]["error"]["message"] == exc.message
-    # ChatStream drops what earlier events of the same feed() produced, so only a prefix is certain.
+    # ChatRelay drops what earlier events of the same feed() produced, so only a prefix is certain.
     assert chunks[:-1] == [F.role(), F.text("Sure, here")][: len(chunks) - 1]
     if variant == "bytewise":
         assert len(chunks) == 3
@@ -633,7 +633,7 @@ def test_error_event_ends_the_stream_in_band(variant: str) -> None:
 def test_truncated_stream_is_not_complete(variant: str) -> None:
     data = fixture_bytes("claude-invoke-text.sse")
     cut = data[: data.index(b"event: message_delta")]
-    relay = ChatStream(stream_decoder(), ClaudeInvokeStream(F, include_usage=True))
+    relay = ChatRelay(stream_decoder(), ClaudeInvokeStream(F, include_usage=True))
     out = bytearray()
     for piece in slices(cut, variant):
         out += relay.feed(piece)

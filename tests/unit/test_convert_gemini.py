@@ -19,7 +19,7 @@ from shared.convert.gemini_schema import SCHEMA_KEYS, sanitize_schema
 from shared.errors import InvalidRequest, UpstreamProtocolError, UpstreamStatusError
 from shared.openai_chunks import ChunkFactory
 from shared.sse import SSEDecoder
-from shared.streams import ChatStream
+from shared.streams import ChatRelay
 from tests.unit.feeding import FEED_MODES, feed_relay, fixture_bytes, slices
 
 PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
@@ -797,7 +797,7 @@ TRAILING = {".sse": b"\r\n: keep-alive\r\n\r\n", ".jsonl": b"\n\n", ".json": b"\
 
 def relay(include_usage):
     chunks = ChunkFactory(CID, CREATED, MODEL)
-    return ChatStream(stream_decoder(), GeminiStream(chunks, include_usage=include_usage))
+    return ChatRelay(stream_decoder(), GeminiStream(chunks, include_usage=include_usage))
 
 
 def parse_sse(raw):

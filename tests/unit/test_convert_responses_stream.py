@@ -28,7 +28,7 @@ from shared.convert.responses_stream import ChatToResponsesStream
 from shared.errors import ProxyError, UpstreamError, UpstreamProtocolError
 from shared.openai_chunks import ChunkFactory, chat_completion, make_usage
 from shared.sse import SSEDecoder, encode_event
-from shared.streams import RelayStream, SSEJsonDecoder
+from shared.streams import SSEJsonDecoder, TranslatingRelay
 from tests.unit.feeding import FEED_MODES, feed_all, feed_relay, fixture_bytes
 from tests.unit.test_convert_responses_api import check_extras, unknown_keys, valid_response
 
@@ -475,7 +475,7 @@ def test_every_family_streams_through_the_relay_into_the_sdk(family: str, mode: 
     name, decoder, stages = FAMILIES[family]
     request = json.loads(fixture_bytes("responses-codex-request.json"))
     translator = ChatToResponsesStream(response_id=RID, created_at=1700000000, request=request)
-    relay = RelayStream(decoder(), [*stages(), translator], encode=responses_sse, terminator=b"")
+    relay = TranslatingRelay(decoder(), [*stages(), translator], encode=responses_sse, terminator=b"")
     sse = feed_relay(relay, fixture_bytes(name), mode)
     assert b"[DONE]" not in sse
     events = [json.loads(e.data) for e in SSEDecoder().feed(sse)]

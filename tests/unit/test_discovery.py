@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from shared.catalog import ModelCatalog
 from shared.config import ConfigError, parse_config
 from shared.config.parsing import parse_discovery_settings
 from shared.discovery import (
@@ -32,7 +33,6 @@ from shared.discovery import (
     parse_cache_entry,
     parse_listing_page,
 )
-from shared.routing import Router
 from shared.transports import discovery_http
 from shared.transports.discovery_http import REFRESH_ENV, fetch_listing, load_config_with_discovery
 
@@ -318,14 +318,14 @@ def test_configured_names_get_their_family_from_the_listing(tmp_path: Path):
     path = write_config(tmp_path, {"a": {"service_key_json": KEY, "deployment_models": ORIGINAL_NAMES}})
     warnings: list[str] = []
     cfg = load_config_with_discovery(path, {}, fetch=fixed(LISTING), warn=warnings.append)
-    router = Router(cfg)
-    sonnet = router.route("3.7-sonnet")
+    router = ModelCatalog(cfg)
+    sonnet = router.entry("3.7-sonnet")
     assert (sonnet.family, sonnet.family_source, sonnet.upstream_model) == (
         "claude",
         "listing",
         "anthropic--claude-3.7-sonnet",
     )
-    assert router.route("my-gemini").upstream_model == "gemini-2.5-pro"
+    assert router.entry("my-gemini").upstream_model == "gemini-2.5-pro"
     assert warnings == []
 
 
@@ -339,7 +339,7 @@ def test_configured_deployments_the_listing_does_not_show_running_are_reported_o
         "a model this proxy serves: gone (4-sonnet: not listed; family from its name), d4 (gpt-5: STOPPED), "
         "d5 (nova: runs amazon--nova-pro, a family this proxy does not serve)"
     ]
-    route = Router(cfg).route("4-sonnet")
+    route = ModelCatalog(cfg).entry("4-sonnet")
     assert (route.family, route.family_source) == ("claude", "name")
 
 
@@ -359,8 +359,8 @@ def test_unreadable_listing_falls_back_to_name_keywords_with_one_warning_per_sub
         "Gemini, else OpenAI-family; model_settings.family overrides), its deployment_ids are used unchecked"
     )
     assert warnings[1].startswith("sub-account 'b': the deployment listing could not be read (connection refused)")
-    router = Router(cfg)
-    assert [(router.route(m).family, router.route(m).family_source) for m in ("3.7-sonnet", "my-gemini")] == [
+    router = ModelCatalog(cfg)
+    assert [(router.entry(m).family, router.entry(m).family_source) for m in ("3.7-sonnet", "my-gemini")] == [
         ("claude", "name"),
         ("gemini", "name"),
     ]
@@ -400,7 +400,7 @@ def test_disabled_discovery_asks_nothing_and_warns_nothing(tmp_path: Path):
     )
     warnings: list[str] = []
     cfg = load_config_with_discovery(path, {}, fetch=broken, warn=warnings.append)
-    assert warnings == [] and Router(cfg).route("3.7-sonnet").family_source == "name"
+    assert warnings == [] and ModelCatalog(cfg).entry("3.7-sonnet").family_source == "name"
 
 
 def test_deployments_of_one_name_running_different_families_are_reported(tmp_path: Path):
@@ -412,7 +412,7 @@ def test_deployments_of_one_name_running_different_families_are_reported(tmp_pat
         "model 'mixed': its deployments run models of different families (d1 runs gpt-4o, "
         "d2 runs anthropic--claude-3.7-sonnet); it is routed as openai, by the first; give each its own model name"
     ]
-    assert Router(cfg).route("mixed").family == "openai"
+    assert ModelCatalog(cfg).entry("mixed").family == "openai"
 
 
 def test_an_alias_to_a_discovered_model_is_checked_after_discovery(tmp_path: Path):
@@ -432,7 +432,7 @@ def test_key_without_ai_api_url_lists_from_the_deployment_urls_host(tmp_path: Pa
 
     cfg = load_config_with_discovery(path, {}, fetch=fetch, warn=lambda m: None)
     assert asked[0].startswith(f"{API}/v2/lm/deployments?")
-    assert Router(cfg).route("3.7-sonnet").family_source == "listing"
+    assert ModelCatalog(cfg).entry("3.7-sonnet").family_source == "listing"
     other = write_config(tmp_path, {"a": {"service_key_json": bare, "deployment_models": {"m": ["https://x/d"]}}})
     warnings: list[str] = []
     load_config_with_discovery(other, {}, fetch=fetch, warn=warnings.append)
@@ -443,10 +443,12 @@ def test_offline_look_uses_any_cached_listing_and_never_fetches(tmp_path: Path):
     path = write_config(tmp_path, {"a": {"service_key_json": KEY, "deployment_models": ORIGINAL_NAMES}})
     warnings: list[str] = []
     cfg = load_config_with_discovery(path, {}, fetch=broken, warn=warnings.append, network=False)
-    assert Router(cfg).route("3.7-sonnet").family_source == "name" and "offline, and none is cached" in warnings[0]
+    assert (
+        ModelCatalog(cfg).entry("3.7-sonnet").family_source == "name" and "offline, and none is cached" in warnings[0]
+    )
     load_config_with_discovery(path, {}, fetch=fixed(LISTING), warn=lambda m: None)
     cfg = load_config_with_discovery(path, {}, fetch=broken, warn=warnings.append, network=False)
-    assert Router(cfg).route("3.7-sonnet").family_source == "listing"
+    assert ModelCatalog(cfg).entry("3.7-sonnet").family_source == "listing"
 
 
 def test_notices_are_printed_by_the_loader(tmp_path: Path):

@@ -23,7 +23,7 @@ def test_transports_have_the_same_public_names():
 
     def methods(module: str) -> set[str]:
         tree = ast.parse(Path(importlib.util.find_spec(module).origin).read_text())
-        cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Upstream")
+        cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "UpstreamClient")
         return {
             f.name
             for f in cls.body

@@ -7,9 +7,12 @@ import pytest
 from shared.balancer import Target
 from shared.config import ServiceKey, SubAccount
 from shared.errors import UpstreamError, UpstreamStatusError, UpstreamUnavailable
-from shared.flow import Clock, NeedToken, Sleep, call_with_failover
+from shared.flows.commands import Clock, NeedToken, Sleep
+from shared.flows.upstream import call_with_failover
+from shared.record import RequestRecord
 from shared.retry import CircuitBreakers, RetryPolicy, parse_retry_after
 from shared.wire import UpstreamResponse
+from tests.unit.records import new_record
 
 SUB = SubAccount("a", "rg", ServiceKey("c", "s", "https://auth"), {"m": ("https://d/1", "https://d/2")})
 T1, T2 = Target(SUB, "https://d/1"), Target(SUB, "https://d/2")
@@ -51,9 +54,15 @@ class Driver:
             return stop.value
 
 
-def flow(targets=(T1, T2), breakers=None, policy=POLICY):
+def flow(targets=(T1, T2), breakers=None, policy=POLICY, record: RequestRecord | None = None):
     return call_with_failover(
-        list(targets), "/x", b"{}", stream=False, policy=policy, breakers=breakers or CircuitBreakers()
+        list(targets),
+        "/x",
+        b"{}",
+        stream=False,
+        policy=policy,
+        breakers=breakers or CircuitBreakers(),
+        record=record or new_record(),
     )
 
 
@@ -66,15 +75,26 @@ def status(code, **headers):
 
 
 def test_429_on_one_deployment_fails_over_at_once():
+    record = new_record()
     d = Driver({T1.url: [status(429, **{"retry-after": "5"})], T2.url: [ok()]})
-    target, resp = d.run(flow())
+    target, resp = d.run(flow(record=record))
     assert target == T2 and resp.status == 200
     assert d.sleeps == []
+    assert record.retries == record.failovers == ["429"]  # recorded where the flow decided
 
 
 def test_connection_refused_fails_over():
+    record = new_record()
     d = Driver({T1.url: [UpstreamUnavailable("refused")], T2.url: [ok()]})
-    assert d.run(flow())[0] == T2
+    assert d.run(flow(record=record))[0] == T2
+    assert record.retries == record.failovers == ["connect"]
+
+
+def test_a_retry_on_the_same_deployment_is_no_failover():
+    record = new_record()
+    d = Driver({T1.url: [status(503), ok()]})
+    target, _ = d.run(flow(targets=(T1,), record=record))
+    assert target == T1 and record.retries == ["5xx"] and record.failovers == []
 
 
 def test_all_rate_limited_waits_retry_after_then_succeeds():

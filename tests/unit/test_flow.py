@@ -5,8 +5,10 @@ import pytest
 from shared.balancer import Target
 from shared.config import ServiceKey, SubAccount
 from shared.errors import UpstreamStatusError
-from shared.flow import NeedToken, Send, call_upstream, upstream_status_error
+from shared.flows.commands import NeedToken, Send
+from shared.flows.upstream import call_upstream, upstream_status_error
 from shared.wire import UpstreamResponse
+from tests.unit.records import new_record
 
 SUB = SubAccount("acct", "rg-1", ServiceKey("c", "s", "https://auth", identityzoneid="zone"), {"m": ("https://d/1",)})
 TARGET = Target(SUB, "https://d/1")
@@ -30,7 +32,9 @@ def drive(gen, answers):
 
 
 def test_headers_and_body_on_the_wire():
-    resp, sent = drive(call_upstream(TARGET, "https://d/1/invoke", b"{}", stream=False), [UpstreamResponse(200)])
+    resp, sent = drive(
+        call_upstream(TARGET, "https://d/1/invoke", b"{}", stream=False, record=new_record()), [UpstreamResponse(200)]
+    )
     assert resp.status == 200
     (req,) = sent
     assert req.headers == {
@@ -38,13 +42,15 @@ def test_headers_and_body_on_the_wire():
         "AI-Resource-Group": "rg-1",
         "Content-Type": "application/json",
         "AI-Tenant-Id": "zone",
+        "X-Request-Id": "req-1",  # the request's id goes upstream too
     }
     assert (req.url, req.body, req.stream) == ("https://d/1/invoke", b"{}", False)
 
 
 @pytest.mark.parametrize("status", [401, 403])
 def test_refused_token_is_refreshed_once(status):
-    gen = call_upstream(TARGET, "u", b"{}", stream=True)
+    record = new_record()
+    gen = call_upstream(TARGET, "u", b"{}", stream=True, record=record)
     cmd = next(gen)
     assert cmd == NeedToken(SUB)
     cmd = gen.send("old")
@@ -55,11 +61,15 @@ def test_refused_token_is_refreshed_once(status):
     assert cmd.request.headers["Authorization"] == "Bearer new"
     with pytest.raises(StopIteration):
         gen.send(UpstreamResponse(200))
+    assert record.retries == ["auth"] and record.failovers == []  # counted where the flow decided it
 
 
 def test_second_refusal_is_reported_as_credentials_problem():
     with pytest.raises(UpstreamStatusError, match="refused the proxy's credentials") as info:
-        drive(call_upstream(TARGET, "u", b"{}", stream=False), [UpstreamResponse(401), UpstreamResponse(401)])
+        drive(
+            call_upstream(TARGET, "u", b"{}", stream=False, record=new_record()),
+            [UpstreamResponse(401), UpstreamResponse(401)],
+        )
     assert info.value.status == 502
 
 

@@ -1,4 +1,4 @@
-"""shared/metrics.py and shared/metrics_multiproc.py: labels, TTFT, retry reasons, multiprocess files."""
+"""shared/runtime/metrics.py and multiproc.py: what one ended request adds, labels, buckets, workers summed."""
 
 from __future__ import annotations
 
@@ -13,26 +13,24 @@ import pytest
 from prometheus_client import multiprocess as prom_multiprocess
 from prometheus_client.parser import text_string_to_metric_families
 
-from shared import metrics_multiproc
+from shared.adjustments import Adjustments
 from shared.config import parse_config
-from shared.convert.responses_stream import ChatToResponsesStream
-from shared.errors import TokenFetchError, UpstreamError, UpstreamTimeout, UpstreamUnavailable, transport_error
-from shared.metrics import (
-    BUCKETS,
+from shared.endpoints import ENDPOINTS
+from shared.errors import ProxyError, UpstreamStatusError, UpstreamTimeout
+from shared.record import RequestRecord
+from shared.replies import Reply
+from shared.runtime import multiproc
+from shared.runtime.metrics import (
     CONTENT_TYPE,
     EXPOSITION_HANDLER,
+    LATENCY_BUCKETS,
     OTHER,
-    RETRY_REASONS,
-    Recorder,
+    OVERHEAD_BUCKETS,
     StackMetrics,
-    carries_content,
     exposition,
-    retry_reason,
 )
-from shared.routes import ROUTES
-from shared.silence import KEEPALIVE
-from shared.sse import encode_event
-from shared.wire import UpstreamResponse
+from shared.usage import Usage
+from tests.unit.records import new_record
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = parse_config(
@@ -75,158 +73,173 @@ def stack() -> str:
     return f"unit-{uuid.uuid4().hex[:8]}"  # the registry is per process: a fresh label per test
 
 
-def test_the_route_table_has_the_exposition_route():
-    route = next(r for r in ROUTES if r.handler == EXPOSITION_HANDLER)
-    assert (route.path, route.method, route.auth) == ("/metrics", "GET", False)
-    assert CONTENT_TYPE.startswith("text/plain; version=0.0.4")
-    assert BUCKETS == tuple(sorted(BUCKETS)) and BUCKETS[0] <= 0.005 and BUCKETS[-1] >= 300
+def metrics(stack: str) -> StackMetrics:
+    return StackMetrics(stack, CONFIG, server="test")
 
 
-def test_labels_are_bounded_and_children_cached(stack: str):
-    m = StackMetrics(stack, CONFIG)
-    chat = m.route(CHAT)
-    assert m.route(CHAT) is chat
-    assert m.route("/v1/chat/completions?x=1") is m.route("/wp-admin") is m.route(OTHER)
-    assert chat.series("gpt-4o") is chat.series("gpt-4o")
-    assert chat.series("no-such-model") is chat.series("another-one")  # both "other"
-    assert chat.series(None) is chat.series("")
-    chat.series("gpt-4o").done(200, 0.2)
-    chat.series("no-such-model").done(404, 0.001)
-    chat.series(None).done(401, 0.001)
-    m.route("/nope").series(None).counted(404)
-    got = scraped(stack)
-    assert value(got, "proxy_requests_total", route=CHAT, model="gpt-4o", status="200") == 1
-    assert value(got, "proxy_requests_total", route=CHAT, model=OTHER, status="404") == 1
-    assert value(got, "proxy_requests_total", route=CHAT, model="", status="401") == 1
-    assert value(got, "proxy_requests_total", route=OTHER, model="", status="404") == 1
-    assert value(got, "proxy_request_duration_seconds_count", route=CHAT) == 3
-    assert value(got, "proxy_request_duration_seconds_bucket", route=CHAT, model="gpt-4o", le="0.25") == 1
-    assert value(got, "proxy_request_duration_seconds_bucket", route=CHAT, model="gpt-4o", le="0.1") == 0
-    assert value(got, "proxy_request_duration_seconds_count", route=OTHER) == 0
+def test_the_endpoint_table_has_the_exposition_endpoint():
+    endpoint = next(e for e in ENDPOINTS if e.handler == EXPOSITION_HANDLER)
+    assert (endpoint.path, endpoint.method, endpoint.auth) == ("/metrics", "GET", False)
 
 
-def test_every_series_of_retries_and_tokens_exists_from_the_start(stack: str):
-    StackMetrics(stack, CONFIG)
-    got = scraped(stack)
-    assert {dict(ls)["reason"] for n, ls in got if n == "proxy_upstream_retries_total"} == set(RETRY_REASONS)
-    assert {dict(ls)["sub_account"] for n, ls in got if n == "proxy_token_refreshes_total"} == {"a", "b"}
-    assert value(got, "proxy_streams_in_flight") == 0
-    assert not any(n.endswith("_created") for n, _ in got)
+@pytest.mark.parametrize(("buckets", "low", "high"), [(LATENCY_BUCKETS, 0.05, 60.0), (OVERHEAD_BUCKETS, 0.0005, 2.0)])
+def test_buckets_are_fine_enough_for_a_10_percent_comparison(buckets: tuple[float, ...], low: float, high: float):
+    inside = [b for b in buckets if low <= b <= high]
+    assert inside[0] <= low * 1.1 and inside[-1] >= high / 1.1
+    assert all(b / a <= 1.1 for a, b in zip(inside, inside[1:], strict=False))
+    assert list(buckets) == sorted(set(buckets))
 
 
-def test_retries_token_refreshes_and_a_null_recorder(stack: str):
-    m = StackMetrics(stack, CONFIG)
-    m.retried("429")
-    m.retried("429")
-    m.retried("token")
-    m.token_refreshed("b")
-    got = scraped(stack)
-    assert value(got, "proxy_upstream_retries_total", reason="429") == 2
-    assert value(got, "proxy_upstream_retries_total", reason="token") == 1
-    assert value(got, "proxy_token_refreshes_total", sub_account="b") == 1
-    assert value(got, "proxy_token_refreshes_total", sub_account="a") == 0
-    Recorder().retried("429")  # records nothing, raises nothing
-    Recorder().token_refreshed("a")
+def ended(m: StackMetrics, record: RequestRecord, reply: Reply, now: float) -> None:
+    """What a sink does with a record: the record ends, the metrics count it."""
+    record.finished(reply, now)
+    m.finished(record, now)
 
 
-@pytest.mark.parametrize(
-    ("outcome", "reason"),
-    [
-        (UpstreamResponse(200, {}), None),
-        (UpstreamResponse(429, {}), "429"),
-        (UpstreamResponse(500, {}), "5xx"),
-        (UpstreamResponse(503, {}), "5xx"),
-        (UpstreamResponse(410, {}), "5xx"),  # an odd status the flow still retries elsewhere
-        (UpstreamResponse(401, {}), "auth"),
-        (UpstreamResponse(403, {}), "auth"),
-        (UpstreamResponse(404, {}), "auth"),
-        (UpstreamResponse(400, {}), None),  # the client's mistake: passed on, not retried
-        (UpstreamResponse(422, {}), None),
-        (transport_error("connect", "d"), "connect"),
-        (transport_error("connect_timeout", "d"), "timeout"),
-        (transport_error("timeout", "d"), "timeout"),
-        (transport_error("other", "d"), "connect"),
-        (UpstreamUnavailable("x"), "connect"),
-        (UpstreamTimeout("x"), "timeout"),
-        (UpstreamError("x"), "connect"),
-        (TokenFetchError("x"), "token"),
-    ],
-)
-def test_retry_reasons(outcome: object, reason: str | None):
-    assert retry_reason(outcome) == reason  # type: ignore[arg-type]
-    assert reason is None or reason in RETRY_REASONS
-
-
-@pytest.mark.parametrize(
-    ("chunk", "content"),
-    [
-        (b"", False),
-        (KEEPALIVE, False),
-        (b": keep-alive\n\n: again\n\n", False),
-        (b'data: {"id":"chatcmpl-1","choices":[{"delta":{"role":"assistant"}}]}\n\n', True),
-        (b'event: message_start\ndata: {"type":"message_start"}\n\n', True),
-        (b'event: response.created\ndata: {"type":"response.created"}\n\n', True),
-        (b": keep-alive\n\ndata: {}\n\n", True),
-        (b'data: {"error": {"message": "upstream timed out"}}\n\ndata: [DONE]\n\n', False),
-        (b'event: error\ndata: {"type":"error"}\n\n', False),
-        (b': keep-alive\n\ndata: {"error": {}}\n\n', False),
-    ],
-)
-def test_what_counts_as_the_first_token(chunk: bytes, content: bool):
-    assert carries_content(chunk) is content
-
-
-def test_a_responses_stream_that_fails_before_any_output_has_no_first_token():
-    def named(events: list[dict[str, object]]) -> bytes:
-        return b"".join(encode_event(str(e["type"]), e) for e in events)
-
-    request = {"model": "gpt-4o", "input": "hi"}
-    failed = ChatToResponsesStream(response_id="resp_1", created_at=1, request=request)
-    assert not carries_content(named(failed.fail(UpstreamTimeout("slow"))))
-    answering = ChatToResponsesStream(response_id="resp_1", created_at=1, request=request)
-    delta = {"role": "assistant", "content": "Hel"}
-    first = named(
-        answering.feed({"id": "x", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": delta}]})
+def test_a_completed_request_adds_every_series_once(stack: str):
+    m = metrics(stack)
+    record = new_record(started=10.0)
+    m.request_started(record)
+    record.model = "gpt-4o"
+    record.token_fetched("a", True, 0.1)
+    record.attempt_failed("error", 0.2)
+    record.retried("connect", failover=True)
+    record.attempted("200", 0.3, "deployment d3")
+    record.adjustments.drop("prompt_cache_key", "not defined")
+    body = (
+        b'{"choices":[],"usage":{"prompt_tokens":12,"completion_tokens":5,"prompt_tokens_details":{"cached_tokens":4}}}'
     )
-    assert carries_content(first)
-    assert carries_content(first + named(answering.fail(UpstreamTimeout("slow"))))
-
-
-def test_a_stream_moves_the_gauge_and_ttft_once(stack: str):
-    m = StackMetrics(stack, CONFIG)
-    series = m.route(CHAT).series("gpt-4o")
-    watch = m.stream(series, started=100.0)
-    watch.opened()
-    assert value(scraped(stack), "proxy_streams_in_flight") == 1
-    watch.chunk(KEEPALIVE, 101.0)
-    assert watch.waiting
-    watch.chunk(b"data: {}\n\n", 102.5)
-    assert not watch.waiting
-    watch.closed()
-    series.done(200, 9.0)
+    ended(m, record, Reply(200, body), 11.0)
     got = scraped(stack)
-    assert value(got, "proxy_streams_in_flight") == 0
-    assert value(got, "proxy_ttft_seconds_count", route=CHAT, model="gpt-4o") == 1
-    assert value(got, "proxy_ttft_seconds_sum", route=CHAT, model="gpt-4o") == 2.5
-    assert value(got, "proxy_request_duration_seconds_sum", route=CHAT, model="gpt-4o") == 9.0
+    route = {"stack": stack, "route": CHAT}
+    assert value(got, "aicore_proxy_requests_total", **route, model="gpt-4o", outcome="completed", code="200") == 1
+    assert value(got, "aicore_proxy_request_duration_seconds_count", **route) == 1
+    assert value(got, "aicore_proxy_request_duration_seconds_sum", **route) == pytest.approx(1.0)
+    assert value(got, "aicore_proxy_upstream_time_to_first_byte_seconds_sum", **route) == pytest.approx(0.3)
+    # overhead: 1.0 s to the first byte, 0.6 s of it waiting on SAP AI Core (token, failed try, answer)
+    assert value(got, "aicore_proxy_overhead_seconds_sum", **route) == pytest.approx(0.4)
+    assert value(got, "aicore_proxy_time_to_first_token_seconds_count", **route) == 0  # not a stream
+    tokens = {"stack": stack, "model": "gpt-4o"}
+    assert value(got, "aicore_proxy_tokens_total", **tokens, kind="input") == 12
+    assert value(got, "aicore_proxy_tokens_total", **tokens, kind="output") == 5
+    assert value(got, "aicore_proxy_tokens_total", **tokens, kind="cached_input") == 4
+    assert value(got, "aicore_proxy_upstream_requests_total", stack=stack, code="error") == 1
+    assert value(got, "aicore_proxy_upstream_requests_total", stack=stack, code="200") == 1
+    assert value(got, "aicore_proxy_upstream_retries_total", stack=stack, reason="connect") == 1
+    assert value(got, "aicore_proxy_upstream_failovers_total", stack=stack, reason="connect") == 1
+    assert value(got, "aicore_proxy_token_fetches_total", stack=stack, sub_account="a", result="ok") == 1
+    assert value(got, "aicore_proxy_dropped_fields_total", **route, field="prompt_cache_key") == 1
+    assert value(got, "aicore_proxy_requests_in_flight", stack=stack) == 0
+
+
+@pytest.mark.parametrize(
+    ("reply", "outcome"),
+    [
+        (Reply(400, b"{}", error=UpstreamStatusError("bad", upstream_status=400, status=400)), "upstream_failed"),
+        (Reply(401, b"{}"), "refused"),
+        (Reply(504, b"{}", error=UpstreamTimeout("slow")), "upstream_failed"),
+        (Reply(500, b"{}", error=ProxyError("a bug")), "proxy_failed"),
+    ],
+)
+def test_outcomes_of_complete_answers(stack: str, reply: Reply, outcome: str):
+    m = metrics(stack)
+    record = new_record()
+    m.request_started(record)
+    ended(m, record, reply, 1.0)
+    assert value(scraped(stack), "aicore_proxy_requests_total", stack=stack, outcome=outcome) == 1
+
+
+@pytest.mark.parametrize(
+    ("end", "outcome", "ttft"),
+    [
+        (None, "completed", 1),
+        (UpstreamTimeout("silent"), "stream_timed_out", 1),
+        (UpstreamStatusError("cut", upstream_status=500), "stream_failed", 1),
+        ("gone", "client_gone", 1),
+    ],
+)
+def test_a_stream_ends_with_its_outcome_and_moves_the_gauge(stack: str, end: object, outcome: str, ttft: int):
+    m = metrics(stack)
+    sink_streams = []
+    record = new_record(started=0.0)
+    m.request_started(record)
+    record.model = "gpt-4o"
+    record.stream_opened()
+    m.stream_started()
+    sink_streams.append(value(scraped(stack), "aicore_proxy_streams_in_flight", stack=stack))
+    record.attempted("200", 0.2, "d1")
+    record.bytes_sent(0.25, content=False)  # a keep-alive: no token yet
+    record.bytes_sent(0.5, content=True)
+    if end != "gone":
+        record.stream_ended(end if isinstance(end, Exception) else None, Usage(3, 7))
+    record.stream_closed(2.0)
+    m.stream_ended()
+    m.finished(record, 2.0)
+    got = scraped(stack)
+    assert sink_streams == [1] and value(got, "aicore_proxy_streams_in_flight", stack=stack) == 0
+    assert value(got, "aicore_proxy_requests_total", stack=stack, outcome=outcome, code="200") == 1
+    assert value(got, "aicore_proxy_time_to_first_token_seconds_sum", stack=stack) == pytest.approx(0.5 * ttft)
+    assert value(got, "aicore_proxy_overhead_seconds_sum", stack=stack) == pytest.approx(0.05)  # 0.25 - 0.2
+    tokens = value(got, "aicore_proxy_tokens_total", stack=stack, kind="output")
+    assert tokens == (0 if end == "gone" else 7)
+
+
+def test_labels_are_bounded(stack: str):
+    m = metrics(stack)
+    for model, path in (("gpt-4o", CHAT), ("made-up", CHAT), (None, CHAT), ("gpt-4o", "/wp-admin")):
+        record = new_record()
+        m.request_started(record)
+        record.path = path
+        record.endpoint = None if path != CHAT else record.endpoint
+        record.model = model
+        record.adjustments = Adjustments()
+        record.adjustments.drop("x-invented-by-a-client", "unknown")
+        ended(m, record, Reply(200, b"{}"), 1.0)
+    got = scraped(stack)
+    assert value(got, "aicore_proxy_requests_total", stack=stack, route=CHAT, model="gpt-4o") == 1
+    assert value(got, "aicore_proxy_requests_total", stack=stack, route=CHAT, model=OTHER) == 1
+    assert value(got, "aicore_proxy_requests_total", stack=stack, route=CHAT, model="") == 1
+    assert value(got, "aicore_proxy_requests_total", stack=stack, route=OTHER) == 1
+    assert value(got, "aicore_proxy_dropped_fields_total", stack=stack, field=OTHER) == 4
+
+
+def test_build_info_and_process_series(stack: str):
+    metrics(stack)
+    got = scraped(stack)
+    (build,) = [labels for (name, labels) in got if name == "aicore_proxy_build_info"]
+    assert dict(build)["server"] == "test" and dict(build)["python"].count(".") == 2
+    assert value(got, "aicore_proxy_process_resident_memory_bytes", stack=stack) > 10_000_000
+    assert value(got, "aicore_proxy_process_cpu_seconds_total", stack=stack) > 0
+    assert value(got, "aicore_proxy_process_open_fds", stack=stack) > 2
+
+
+def test_every_retry_reason_and_token_fetch_series_exists_from_the_start(stack: str):
+    metrics(stack)
+    got = scraped(stack)
+    assert value(got, "aicore_proxy_upstream_retries_total", stack=stack, reason="429") == 0
+    assert ("aicore_proxy_upstream_retries_total", frozenset({("stack", stack), ("reason", "429")})) in got
+    assert (
+        "aicore_proxy_token_fetches_total",
+        frozenset({("stack", stack), ("sub_account", "b"), ("result", "failed")}),
+    ) in got
 
 
 def test_both_apps_serve_the_exposition():
-    from fastapi.testclient import TestClient
+    from starlette.testclient import TestClient
 
     import proxy_server
     import proxy_server_fastapi
 
-    flask_resp = proxy_server.create_app(CONFIG).test_client().get("/metrics")
-    with TestClient(proxy_server_fastapi.create_app(CONFIG)) as client:
-        fastapi_resp = client.get("/metrics")
-    for resp, name in ((flask_resp, "flask"), (fastapi_resp, "fastapi")):
-        assert resp.status_code == 200
-        assert resp.headers["content-type"] == CONTENT_TYPE
-        assert resp.headers["x-proxy-stack"] == name
-        text = resp.text if name == "fastapi" else resp.get_data(as_text=True)
-        names = {f.name for f in text_string_to_metric_families(text)}
-        assert {"proxy_requests", "proxy_streams_in_flight", "proxy_upstream_retries"} <= names
+    flask = proxy_server.create_app(CONFIG).test_client()
+    with TestClient(proxy_server_fastapi.create_app(CONFIG)) as fastapi:
+        for name, client in (("flask", flask), ("fastapi", fastapi)):
+            resp = client.get("/metrics")
+            assert resp.status_code == 200
+            assert resp.headers["content-type"] == CONTENT_TYPE
+            assert resp.headers["x-proxy-stack"] == name
+            text = resp.text if name == "fastapi" else resp.get_data(as_text=True)
+            names = {f.name for f in text_string_to_metric_families(text)}
+            assert {"aicore_proxy_requests", "aicore_proxy_streams_in_flight", "aicore_proxy_build_info"} <= names
 
 
 # -- multiprocess -------------------------------------------------------------------------------
@@ -239,9 +252,9 @@ def touch(directory: Path, *names: str) -> None:
 
 def test_reset_dir_creates_and_empties(tmp_path: Path):
     d = tmp_path / "m"
-    metrics_multiproc.reset_dir(d)
+    multiproc.reset_dir(d)
     touch(d, "counter_1.db", "gauge_livesum_1.db", "keep.txt")
-    metrics_multiproc.reset_dir(d)
+    multiproc.reset_dir(d)
     assert sorted(p.name for p in d.iterdir()) == ["keep.txt"]
 
 
@@ -257,7 +270,7 @@ def test_mark_process_dead_removes_what_prometheus_client_removes(tmp_path: Path
     for d in (ours, theirs):
         d.mkdir()
         touch(d, *FILES)
-    metrics_multiproc.mark_process_dead(7, ours)
+    multiproc.mark_process_dead(7, ours)
     prom_multiprocess.mark_process_dead(7, str(theirs))
     assert sorted(p.name for p in ours.iterdir()) == sorted(p.name for p in theirs.iterdir())
     assert "counter_7.db" in {p.name for p in ours.iterdir()}  # totals stay
@@ -267,7 +280,7 @@ def test_sweep_removes_only_dead_workers_live_gauges(tmp_path: Path):
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     dead_pid, me = int(dead.stdout), os.getpid()
     touch(tmp_path, f"gauge_livesum_{dead_pid}.db", f"counter_{dead_pid}.db", f"gauge_livesum_{me}.db")
-    assert metrics_multiproc.sweep_dead_workers(tmp_path) == [dead_pid]
+    assert multiproc.sweep_dead_workers(tmp_path) == [dead_pid]
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted([f"counter_{dead_pid}.db", f"gauge_livesum_{me}.db"])
 
 
@@ -275,15 +288,21 @@ WORKER = textwrap.dedent(
     """
     import sys
     from tests.unit.test_metrics import CONFIG, CHAT
-    from shared.metrics import StackMetrics, exposition, multiprocess
+    from shared.runtime.metrics import StackMetrics, exposition, multiprocess
 
     assert multiprocess()
-    m = StackMetrics("mp", CONFIG)
+    from shared.replies import Reply
+    from tests.unit.records import new_record
+
+    m = StackMetrics("mp", CONFIG, server="test")
     for _ in range(int(sys.argv[1])):
-        m.route(CHAT).series("gpt-4o").done(200, 0.3)
-    watch = m.stream(m.route(CHAT).series("gpt-4o"), 0.0)
-    watch.opened()  # left open: this "worker" dies with a stream in flight
-    m.retried("5xx")
+        record = new_record()
+        m.request_started(record)
+        record.model = "gpt-4o"
+        record.retried("5xx", failover=False)
+        record.finished(Reply(200, b"{}"), 0.3)
+        m.finished(record, 0.3)
+    m.stream_started()  # left open: this "worker" dies with a stream in flight
     if sys.argv[2] == "scrape":
         sys.stdout.write(exposition().decode())
     """
@@ -291,7 +310,7 @@ WORKER = textwrap.dedent(
 
 
 def test_workers_write_files_and_any_scrape_sums_them(tmp_path: Path):
-    env = {**os.environ, metrics_multiproc.ENV: str(tmp_path)}
+    env = {**os.environ, multiproc.ENV: str(tmp_path)}
 
     def worker(n: int, then: str) -> str:
         done = subprocess.run(
@@ -306,7 +325,8 @@ def test_workers_write_files_and_any_scrape_sums_them(tmp_path: Path):
     for family in text_string_to_metric_families(text):
         for s in family.samples:
             got[(s.name, frozenset(s.labels.items()))] = s.value
-    assert value(got, "proxy_requests_total", stack="mp", route=CHAT, model="gpt-4o", status="200") == 7
-    assert value(got, "proxy_request_duration_seconds_count", stack="mp") == 7
-    assert value(got, "proxy_upstream_retries_total", stack="mp", reason="5xx") == 2
-    assert value(got, "proxy_streams_in_flight", stack="mp") == 1  # the dead worker's stream is not counted
+    assert value(got, "aicore_proxy_requests_total", stack="mp", route=CHAT, model="gpt-4o", code="200") == 7
+    assert value(got, "aicore_proxy_request_duration_seconds_count", stack="mp") == 7
+    assert value(got, "aicore_proxy_upstream_retries_total", stack="mp", reason="5xx") == 7
+    assert value(got, "aicore_proxy_streams_in_flight", stack="mp") == 1  # the dead worker's stream is not counted
+    assert value(got, "aicore_proxy_build_info", stack="mp") == 1  # one per label set, not one per worker

@@ -1,15 +1,15 @@
-"""Aliases, prefix stripping and model_filters: through the parser, the Router and /v1/models."""
+"""Aliases, prefix stripping and model_filters: through the parser, the ModelCatalog and /v1/models."""
 
 import json
 
 import pytest
 
+from shared.catalog import ModelCatalog
 from shared.config import ConfigError, parse_config
 from shared.core import ProxyCore
+from shared.endpoints import ENDPOINTS
 from shared.errors import ModelNotFound
 from shared.model_names import ModelFilters, build_names, filter_names, parse_model_filters
-from shared.routes import ROUTES
-from shared.routing import Router
 
 KEY = {"clientid": "c", "clientsecret": "s", "url": "https://a"}
 MODELS = ("anthropic--claude-4.5-sonnet", "anthropic--claude-4-opus", "gpt-4o", "gemini-2.5-pro")
@@ -27,8 +27,8 @@ def cfg(**over):
 
 def listed(config):
     core = ProxyCore(config, stack="test", started_at=0)
-    route = next(r for r in ROUTES if r.handler == "list_models")
-    reply = core.handle(route, {"authorization": "Bearer k"}, b"", 0.0)
+    route = next(r for r in ENDPOINTS if r.handler == "list_models")
+    reply = core.begin(route, {"authorization": "Bearer k"}, route.method, route.path, 0.0).job(b"", 0.0)
     return [m["id"] for m in json.loads(reply.body)["data"]]
 
 
@@ -38,9 +38,9 @@ def test_no_settings_lists_configured_names():
 
 def test_alias_routes_like_its_target_and_is_listed():
     config = cfg(model_aliases={"sonnet-4.5": "anthropic--claude-4.5-sonnet"})
-    r = Router(config)
-    route = r.route("sonnet-4.5")
-    assert route == r.route("anthropic--claude-4.5-sonnet")
+    r = ModelCatalog(config)
+    route = r.entry("sonnet-4.5")
+    assert route == r.entry("anthropic--claude-4.5-sonnet")
     assert (route.name, route.family, route.claude_api, route.max_tokens) == (
         "anthropic--claude-4.5-sonnet",
         "claude",
@@ -67,9 +67,9 @@ def test_alias_validation(aliases, message):
 def test_prefix_stripping_lists_short_names_and_accepts_both():
     config = cfg(strip_model_prefixes=["anthropic--"])
     assert listed(config) == ["claude-4.5-sonnet", "claude-4-opus", "gpt-4o", "gemini-2.5-pro"]
-    r = Router(config)
-    assert r.route("claude-4.5-sonnet").name == "anthropic--claude-4.5-sonnet"
-    assert r.route("anthropic--claude-4.5-sonnet").claude_api == "converse"
+    r = ModelCatalog(config)
+    assert r.entry("claude-4.5-sonnet").name == "anthropic--claude-4.5-sonnet"
+    assert r.entry("anthropic--claude-4.5-sonnet").claude_api == "converse"
 
 
 def test_stripped_name_collisions_name_both():
@@ -110,11 +110,11 @@ def test_filtered_model_is_unlisted_and_unknown_with_its_aliases_and_stripped_na
         model_aliases={"big": "anthropic--claude-4-opus", "sonnet-4.5": "anthropic--claude-4.5-sonnet"},
     )
     assert listed(config) == ["claude-4.5-sonnet", "gpt-4o", "gemini-2.5-pro", "sonnet-4.5"]
-    r = Router(config)
+    r = ModelCatalog(config)
     for name in ("anthropic--claude-4-opus", "claude-4-opus", "big"):
         with pytest.raises(ModelNotFound, match="GET /v1/models"):
-            r.route(name)
-    assert r.route("sonnet-4.5").name == "anthropic--claude-4.5-sonnet"
+            r.entry(name)
+    assert r.entry("sonnet-4.5").name == "anthropic--claude-4.5-sonnet"
 
 
 def test_filters_apply_to_alias_and_stripped_names_on_their_own():
@@ -124,18 +124,18 @@ def test_filters_apply_to_alias_and_stripped_names_on_their_own():
         model_aliases={"sonnet-4.5": "anthropic--claude-4.5-sonnet", "s45": "anthropic--claude-4.5-sonnet"},
     )
     assert listed(config) == ["claude-4-opus", "gpt-4o", "gemini-2.5-pro", "s45"]
-    r = Router(config)
+    r = ModelCatalog(config)
     for name in ("claude-4.5-sonnet", "sonnet-4.5"):
         with pytest.raises(ModelNotFound):
-            r.route(name)
-    assert r.route("s45").name == r.route("anthropic--claude-4.5-sonnet").name == "anthropic--claude-4.5-sonnet"
+            r.entry(name)
+    assert r.entry("s45").name == r.entry("anthropic--claude-4.5-sonnet").name == "anthropic--claude-4.5-sonnet"
 
 
 def test_include_filters_keep_only_matches():
     config = cfg(model_filters={"include_filters": ["^gpt", "^g4$"]}, model_aliases={"g4": "gpt-4o", "x": "gpt-4o"})
     assert listed(config) == ["gpt-4o", "g4"]
     with pytest.raises(ModelNotFound):
-        Router(config).route("gemini-2.5-pro")
+        ModelCatalog(config).entry("gemini-2.5-pro")
 
 
 def test_fallback_to_a_filtered_model_is_a_config_error():
@@ -154,6 +154,6 @@ def test_alias_answers_keep_the_clients_name_on_every_route():
     """The router resolves; route handlers already answer with the requested name (ids.model)."""
     config = cfg(model_aliases={"sonnet-4.5": "anthropic--claude-4.5-sonnet"})
     core = ProxyCore(config, stack="test", started_at=0)
-    route, targets = core.upstreams.resolve("sonnet-4.5")
+    route, targets = core.deployments.resolve("sonnet-4.5")
     assert route.name == "anthropic--claude-4.5-sonnet"
     assert [t.url for t in targets] == ["https://d/anthropic--claude-4.5-sonnet"]

@@ -10,6 +10,7 @@ import pytest
 
 from shared.config import parse_config
 from shared.core import ProxyCore
+from shared.endpoints import ENDPOINTS, Endpoint
 from shared.errors import (
     InvalidRequest,
     MethodNotAllowed,
@@ -27,10 +28,9 @@ from shared.errors import (
     UpstreamUnavailable,
     render_error,
 )
-from shared.flow import Reply
 from shared.openapi import ERROR_SCHEMA, OPERATIONS, error_statuses, openapi_document, openapi_json
 from shared.openapi_schemas import REQUEST_EXAMPLES, SCHEMAS
-from shared.routes import ROUTES, Route
+from shared.replies import Reply
 
 DOC = openapi_document()
 PLANNED = {
@@ -38,6 +38,7 @@ PLANNED = {
     ("POST", "/v1/embeddings"),
     ("GET", "/v1/models"),
     ("GET", "/health"),
+    ("GET", "/ready"),
     ("POST", "/v1/messages"),
     ("POST", "/v1/messages/count_tokens"),
     ("POST", "/v1/responses"),
@@ -47,7 +48,7 @@ PLANNED = {
 }
 
 
-def operation(route: Route) -> dict[str, Any]:
+def operation(route: Endpoint) -> dict[str, Any]:
     return dict(DOC["paths"][route.path][route.method.lower()])
 
 
@@ -92,14 +93,14 @@ def test_every_component_is_a_valid_json_schema(name: str):
 
 
 def test_every_route_is_documented_with_its_method():
-    for route in ROUTES:
+    for route in ENDPOINTS:
         assert (route.method, route.path) in OPERATIONS, f"{route.method} {route.path} has no entry in OPERATIONS"
         assert operation(route)["operationId"] == OPERATIONS[(route.method, route.path)].operation_id
 
 
 def test_the_document_lists_exactly_the_served_routes():
     documented = {(method.upper(), path) for path, item in DOC["paths"].items() for method in item}
-    assert documented == {(route.method, route.path) for route in ROUTES}
+    assert documented == {(route.method, route.path) for route in ENDPOINTS}
 
 
 def test_the_operations_table_knows_every_planned_route():
@@ -108,8 +109,8 @@ def test_the_operations_table_knows_every_planned_route():
 
 
 def test_a_route_without_an_entry_is_still_documented():
-    extra = Route("/v1/new", "POST", "new")
-    doc = openapi_document((*ROUTES, extra))
+    extra = Endpoint("/v1/new", "POST", "new")
+    doc = openapi_document((*ENDPOINTS, extra))
     op = doc["paths"]["/v1/new"]["post"]
     assert op["operationId"] == "new" and "401" in op["responses"] and "requestBody" in op
 
@@ -119,14 +120,15 @@ def test_api_keys_are_required_except_on_open_routes():
     assert schemes["bearerAuth"] == {**schemes["bearerAuth"], "type": "http", "scheme": "bearer"}
     assert schemes["apiKeyAuth"] == {**schemes["apiKeyAuth"], "type": "apiKey", "in": "header", "name": "x-api-key"}
     assert DOC["security"] == [{"bearerAuth": []}, {"apiKeyAuth": []}]
-    for route in ROUTES:
+    for route in ENDPOINTS:
         op = operation(route)
         assert ("security" not in op) == route.auth, route.path
         assert op.get("security", DOC["security"]) == (DOC["security"] if route.auth else [])
         assert ("401" in op["responses"]) == route.auth
-    open_routes = {(r.method, r.path) for r in ROUTES if not r.auth}
+    open_routes = {(r.method, r.path) for r in ENDPOINTS if not r.auth}
     assert open_routes <= {
         ("GET", "/health"),
+        ("GET", "/ready"),
         ("GET", "/openapi.json"),
         ("GET", "/metrics"),
         ("POST", "/api/event_logging/batch"),
@@ -134,7 +136,7 @@ def test_api_keys_are_required_except_on_open_routes():
 
 
 def test_every_error_status_has_the_dialect_error_schema():
-    for route in ROUTES:
+    for route in ENDPOINTS:
         for status, response in operation(route)["responses"].items():
             if int(status) < 400:
                 continue
@@ -146,20 +148,20 @@ def test_every_error_status_has_the_dialect_error_schema():
 
 
 def test_routes_document_the_statuses_the_proxy_answers():
-    by_path = {r.path: r for r in ROUTES}
+    by_path = {r.path: r for r in ENDPOINTS}
     chat = by_path["/v1/chat/completions"]
     expected = [400, 401, 404, 405, 408, 409, 413, 415, 422, 429, 500, 502, 503, 504]
     assert error_statuses(chat, OPERATIONS[("POST", chat.path)]) == expected
     assert error_statuses(by_path["/health"], OPERATIONS[("GET", "/health")]) == [405, 500]
     assert error_statuses(by_path["/v1/models"], OPERATIONS[("GET", "/v1/models")]) == [401, 405, 500]
-    for route in ROUTES:
+    for route in ENDPOINTS:
         assert {"200", *map(str, error_statuses(route, OPERATIONS[(route.method, route.path)]))} == set(
             operation(route)["responses"]
         )
 
 
 def test_streaming_routes_also_answer_event_streams():
-    for route in ROUTES:
+    for route in ENDPOINTS:
         content = operation(route)["responses"]["200"]["content"]
         streams = OPERATIONS[(route.method, route.path)].events is not None
         assert ("text/event-stream" in content) == streams, route.path
@@ -203,20 +205,20 @@ def test_rendered_errors_match_the_documented_schema(exc: ProxyError, dialect: s
     ],
 )
 def test_the_core_answers_what_the_document_says(path: str, body: bytes, schema: str):
-    route = next((r for r in ROUTES if r.path == path), None)
+    route = next((r for r in ENDPOINTS if r.path == path), None)
     if route is None:
         pytest.skip(f"{path} is not served yet")
-    reply = core().handle(route, {"authorization": "Bearer k"}, body, 1_700_000_000.0)
+    reply = core().begin(route, {"authorization": "Bearer k"}, route.method, route.path, 0.0).job(body, 1_700_000_000.0)
     assert isinstance(reply, Reply) and reply.status == 200
     validator(schema).validate(orjson.loads(reply.body))
 
 
 def test_the_core_refuses_in_the_documented_shapes():
     proxy = core()
-    for route in ROUTES:
+    for route in ENDPOINTS:
         if not route.auth:
             continue
-        reply = proxy.handle(route, {}, b"{}", 0.0)
+        reply = proxy.begin(route, {}, route.method, route.path, 0.0).job(b"{}", 0.0)
         assert isinstance(reply, Reply) and str(reply.status) in operation(route)["responses"]
         validator(ERROR_SCHEMA[route.dialect]).validate(orjson.loads(reply.body))
 

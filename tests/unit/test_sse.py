@@ -52,7 +52,7 @@ def test_encoders():
 
 def test_chat_stream_keeps_output_made_before_an_error():
     from shared.errors import UpstreamError
-    from shared.streams import ChatStream, SSEJsonDecoder
+    from shared.streams import ChatRelay, SSEJsonDecoder
 
     class Translator:
         def feed(self, event):
@@ -63,7 +63,7 @@ def test_chat_stream_keeps_output_made_before_an_error():
         def finish(self):
             return []
 
-    stream = ChatStream(SSEJsonDecoder(), Translator())
+    stream = ChatRelay(SSEJsonDecoder(), Translator())
     try:
         stream.feed(b'data: {"n": 1}\n\ndata: {"boom": true}\n\n')
     except UpstreamError as exc:

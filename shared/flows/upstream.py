@@ -1,116 +1,43 @@
-"""Orchestration written once: generator flows that the two transports drive.
+"""Calling one model's deployments: re-authentication, failover, and what an upstream error means.
 
-A flow *yields* commands — :class:`NeedToken` (give me a bearer token for this
-sub-account) and :class:`Send` (make this upstream call, tell me what came back) —
-and *returns* an outcome: a complete :class:`Reply`, or :class:`Streaming` when the
-upstream body should be pumped through a relay to the client. The sync transport
-drives flows with a ``for``-style loop, the async one with ``await``; the policy
-(which deployment, when to re-authenticate, which error to report) lives only here,
-as in httpx's ``Auth.auth_flow``. Transport failures are thrown *into* the flow so
-that it, not the transport, decides what they mean.
+:func:`call_with_failover` tries the model's deployments by the rules in
+``shared/retry.py`` (circuit breakers, ``Retry-After``, capped jittered backoff, a
+deadline), each attempt through :func:`call_upstream`, which re-authenticates once on
+401/403. The decision to retry is made here, so it is recorded here: each retry, with its
+reason and whether it moved to another deployment, goes into the request's record.
 """
 
 from __future__ import annotations
 
-from collections.abc import Generator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Generator
 from typing import Any
 
-from shared.adjustments import Adjustments
 from shared.balancer import Target
 from shared.config import SubAccount
-from shared.errors import ProxyError, UpstreamError, UpstreamStatusError, upstream_error_message
+from shared.errors import (
+    ProxyError,
+    TokenFetchError,
+    UpstreamError,
+    UpstreamStatusError,
+    UpstreamTimeout,
+    upstream_error_message,
+)
+from shared.flows.commands import Clock, Command, NeedToken, Send, Sleep
+from shared.record import RequestRecord
 from shared.retry import CircuitBreakers, RetryPolicy, parse_retry_after
-from shared.streams import StreamRelay
 from shared.wire import UpstreamRequest, UpstreamResponse
 
 __all__ = [
-    "Clock",
-    "Command",
-    "Flow",
-    "Job",
-    "NeedToken",
-    "Reply",
-    "Send",
-    "Sleep",
-    "StreamReply",
-    "Streaming",
+    "PASS_THROUGH",
+    "RETRY_REASONS",
     "call_upstream",
     "call_with_failover",
-    "reply_json",
+    "retry_reason",
     "upstream_headers",
     "upstream_status_error",
 ]
 
-JSON_HEADERS: Mapping[str, str] = {"content-type": "application/json"}
-SSE_HEADERS: Mapping[str, str] = {
-    "content-type": "text/event-stream; charset=utf-8",
-    "cache-control": "no-cache",
-    "x-accel-buffering": "no",
-}
-
-
-@dataclass(frozen=True, slots=True)
-class NeedToken:
-    """Ask for a bearer token; with ``stale``, that token was refused upstream: get a new one."""
-
-    sub_account: SubAccount
-    stale: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Send:
-    request: UpstreamRequest
-
-
-@dataclass(frozen=True, slots=True)
-class Clock:
-    """Ask the transport for the monotonic time (the core never reads a clock itself)."""
-
-
-@dataclass(frozen=True, slots=True)
-class Sleep:
-    """Wait ``seconds``, shortened by up to ``jitter`` x seconds at random (the transport draws it)."""
-
-    seconds: float
-    jitter: float = 0.0
-
-
-Command = NeedToken | Send | Clock | Sleep
-
-
-@dataclass(frozen=True, slots=True)
-class Reply:
-    status: int
-    body: bytes
-    headers: Mapping[str, str] = field(default_factory=lambda: JSON_HEADERS)
-
-
-@dataclass(frozen=True, slots=True)
-class Streaming:
-    relay: StreamRelay
-    headers: Mapping[str, str] = field(default_factory=lambda: SSE_HEADERS)
-
-
-Flow = Generator[Command, Any, Reply | Streaming]
-
-
-@dataclass(frozen=True, slots=True)
-class StreamReply:
-    """What a transport returns for a stream: headers and an (async) iterator of SSE bytes."""
-
-    headers: Mapping[str, str]
-    chunks: Any
-
-
-@dataclass(frozen=True, slots=True)
-class Job:
-    """A flow to run, and the error dialect of the route that started it."""
-
-    flow: Flow
-    dialect: str
-    model: str | None = None  # for access logs and metrics
-    adjustments: Adjustments | None = None  # filled while the flow runs: what was fitted to the model
+RETRY_REASONS = ("429", "5xx", "connect", "timeout", "token", "auth")
 
 
 def upstream_headers(sub: SubAccount, token: str, request_id: str = "") -> dict[str, str]:
@@ -127,15 +54,16 @@ def upstream_headers(sub: SubAccount, token: str, request_id: str = "") -> dict[
 
 
 def call_upstream(
-    target: Target, url: str, body: bytes, *, stream: bool, request_id: str = ""
+    target: Target, url: str, body: bytes, *, stream: bool, record: RequestRecord
 ) -> Generator[Command, Any, UpstreamResponse]:
     """One upstream call with re-authentication: a 401/403 gets one retry with a fresh token."""
-    sub = target.sub_account
+    sub, request_id = target.sub_account, record.request_id
     token: str = yield NeedToken(sub)
     resp: UpstreamResponse = yield Send(
         UpstreamRequest("POST", url, upstream_headers(sub, token, request_id), body, stream, target.label)
     )
     if resp.status in (401, 403):
+        record.retried("auth", failover=False)
         token = yield NeedToken(sub, stale=token)
         resp = yield Send(
             UpstreamRequest("POST", url, upstream_headers(sub, token, request_id), body, stream, target.label)
@@ -153,7 +81,7 @@ def call_with_failover(
     stream: bool,
     policy: RetryPolicy,
     breakers: CircuitBreakers,
-    request_id: str = "",
+    record: RequestRecord,
 ) -> Generator[Command, Any, tuple[Target, UpstreamResponse]]:
     """:func:`call_upstream` across the model's deployments, by the rules in ``shared/retry.py``.
 
@@ -162,6 +90,7 @@ def call_with_failover(
     start: float = yield Clock()
     pending = breakers.order(targets, start)
     failures: list[ProxyError] = []
+    failed_at: str | None = None  # the URL of the last failed attempt
     rounds = 0
     for _ in range(policy.max_attempts):
         if not pending:  # every deployment failed once: wait before going round again
@@ -173,20 +102,35 @@ def call_with_failover(
             yield Sleep(wait, jitter)
             pending = breakers.order(targets, now + wait)
         target = pending.pop(0)
+        if failed_at is not None:
+            record.retried(retry_reason(failures[-1]), failover=target.url != failed_at)
         try:
-            resp = yield from call_upstream(target, target.url + path, body, stream=stream, request_id=request_id)
+            resp = yield from call_upstream(target, target.url + path, body, stream=stream, record=record)
         except ProxyError as exc:
             if not _retryable(exc):
                 raise
             now = yield Clock()
             breakers.record_failure(target.url, now)
             failures.append(exc)
+            failed_at = target.url
             if now - start > policy.deadline:
                 break
             continue
         breakers.record_success(target.url)
         return target, resp
     raise _exhausted(failures)
+
+
+def retry_reason(exc: ProxyError) -> str:
+    """Why an attempt failed, as the ``reason`` of the retry after it (:data:`RETRY_REASONS`)."""
+    if isinstance(exc, TokenFetchError):
+        return "token"
+    if isinstance(exc, UpstreamTimeout):
+        return "timeout"
+    if isinstance(exc, UpstreamStatusError):
+        status = exc.upstream_status
+        return "429" if status == 429 else "auth" if status in (401, 403, 404) else "5xx"
+    return "connect"
 
 
 def _retryable(exc: ProxyError) -> bool:
@@ -214,7 +158,7 @@ def _exhausted(failures: list[ProxyError]) -> ProxyError:
 
 
 # Upstream statuses a client can act on pass through; the rest become gateway errors.
-_PASS_THROUGH = {400, 408, 409, 413, 415, 422, 429}
+PASS_THROUGH = frozenset((400, 408, 409, 413, 415, 422, 429))
 _GATEWAY = {503: 503, 504: 504}
 
 
@@ -229,7 +173,7 @@ def upstream_status_error(resp: UpstreamResponse, where: str) -> UpstreamStatusE
     status = resp.status
     detail = upstream_error_message(resp.body)
     headers: dict[str, str] = {}
-    if status in _PASS_THROUGH:
+    if status in PASS_THROUGH:
         client_status = status
         message = f"{where} answered {status}: {detail}"
         retry_after = resp.header("retry-after") or resp.header("x-retry-after")
@@ -245,7 +189,3 @@ def upstream_status_error(resp: UpstreamResponse, where: str) -> UpstreamStatusE
         client_status = _GATEWAY.get(status, 502)
         message = f"{where} failed with {status}: {detail}"
     return UpstreamStatusError(message, upstream_status=status, status=client_status, headers=headers)
-
-
-def reply_json(body: bytes, status: int = 200) -> Reply:
-    return Reply(status, body)

@@ -2,9 +2,9 @@ from dataclasses import replace
 
 import pytest
 
+from shared.catalog import DEFAULT_API_VERSION, ModelCatalog, family_from_name, family_of_backend
 from shared.config import parse_config
 from shared.errors import ModelNotFound
-from shared.routing import DEFAULT_API_VERSION, Router, family_from_name, family_of_backend
 
 KEY = {"clientid": "c", "clientsecret": "s", "url": "https://a"}
 
@@ -48,14 +48,14 @@ def test_settings_override_name_rules():
             },
         }
     )
-    r = Router(cfg)
-    s = r.route("sonnet-4.5")
+    r = ModelCatalog(cfg)
+    s = r.entry("sonnet-4.5")
     assert (s.family, s.claude_api, s.max_tokens) == ("claude", "converse", 8000)
-    assert r.route("gpt").api_version == "2023-05-15"
-    assert r.route("gem:x").upstream_model == "gem"
-    assert r.route("gem:x").api_version == DEFAULT_API_VERSION
+    assert r.entry("gpt").api_version == "2023-05-15"
+    assert r.entry("gem:x").upstream_model == "gem"
+    assert r.entry("gem:x").api_version == DEFAULT_API_VERSION
     with pytest.raises(ModelNotFound, match="GET /v1/models"):
-        r.route("nope")
+        r.entry("nope")
 
 
 @pytest.mark.parametrize(
@@ -108,33 +108,33 @@ def listed_config(backends, settings=None):
 
 def test_family_comes_from_the_listing_then_settings_then_the_name():
     backends = {"d1": "anthropic--claude-3.7-sonnet", "d2": "gemini-2.5-flash", "d4": "text-embedding-3-large"}
-    r = Router(listed_config(backends, {"4-sonnet": {"family": "openai"}}))
-    sonnet = r.route("3.7-sonnet")
+    r = ModelCatalog(listed_config(backends, {"4-sonnet": {"family": "openai"}}))
+    sonnet = r.entry("3.7-sonnet")
     assert (sonnet.family, sonnet.family_source, sonnet.upstream_model) == (
         "claude",
         "listing",
         "anthropic--claude-3.7-sonnet",
     )
-    gemini = r.route("my-gemini")
+    gemini = r.entry("my-gemini")
     assert (gemini.family, gemini.family_source, gemini.upstream_model) == ("gemini", "listing", "gemini-2.5-flash")
-    forced = r.route("4-sonnet")
+    forced = r.entry("4-sonnet")
     assert (forced.family, forced.family_source) == ("openai", "settings")
-    embed = r.route("big-embed")
+    embed = r.entry("big-embed")
     assert (embed.family, embed.kind, embed.family_source) == ("openai", "embeddings", "listing")
 
 
 def test_without_a_listing_the_family_comes_from_the_name():
-    r = Router(listed_config({}))
-    route = r.route("4-sonnet")
+    r = ModelCatalog(listed_config({}))
+    route = r.entry("4-sonnet")
     assert (route.family, route.family_source, route.upstream_model) == ("claude", "name", "4-sonnet")
-    assert r.route("my-gemini").family == "gemini"
+    assert r.entry("my-gemini").family == "gemini"
 
 
 def test_a_foreign_backend_leaves_the_name_rule_in_charge():
-    route = Router(listed_config({"d1": "amazon--nova-pro"})).route("3.7-sonnet")
+    route = ModelCatalog(listed_config({"d1": "amazon--nova-pro"})).entry("3.7-sonnet")
     assert (route.family, route.family_source, route.upstream_model) == ("claude", "name", "amazon--nova-pro")
 
 
 def test_upstream_model_setting_wins_over_the_listing():
     cfg = listed_config({"d2": "gemini-2.5-flash"}, {"my-gemini": {"upstream_model": "gemini-2.5-pro"}})
-    assert Router(cfg).route("my-gemini").upstream_model == "gemini-2.5-pro"
+    assert ModelCatalog(cfg).entry("my-gemini").upstream_model == "gemini-2.5-pro"

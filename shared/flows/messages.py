@@ -15,12 +15,11 @@ with ``claude_api: converse`` is reached through the chat hub, as other families
 
 from __future__ import annotations
 
-from collections.abc import Generator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-from shared.adjustments import Adjustments
 from shared.backends import ChatBackend, ResponseIds
-from shared.chat import Upstreams, chat_flow, parse_chat_request
+from shared.catalog import ModelEntry, family_from_name
 from shared.convert.anthropic_messages import anthropic_to_openai_chat, openai_chat_to_anthropic
 from shared.convert.anthropic_stream import (
     BedrockEventsPassthrough,
@@ -31,23 +30,34 @@ from shared.convert.anthropic_stream import (
 from shared.convert.bedrock_sanitize import anthropic_to_bedrock_invoke
 from shared.convert.token_estimate import estimate_input_tokens
 from shared.errors import InvalidRequest, UpstreamProtocolError, request_shape_errors
-from shared.flow import Command, Reply, Streaming
+from shared.flows.chat import chat_flow, parse_chat_request
+from shared.flows.commands import Flow
+from shared.flows.deployments import Deployments
 from shared.jsonutil import dumps, loads
-from shared.routing import ModelRoute, family_from_name
-from shared.streams import RelayStream, SSEJsonDecoder, StreamRelay
+from shared.record import RequestRecord
+from shared.replies import Reply
+from shared.streams import Relay, SSEJsonDecoder, TranslatingRelay
+from shared.usage import UsageMeter
 
 __all__ = ["AnthropicAnswer", "count_tokens_reply", "messages_flow", "resolve_model"]
 
 
-def resolve_model(upstreams: Upstreams, fallbacks: Mapping[str, str], model: Any) -> ModelRoute:
+def resolve_model(deployments: Deployments, fallbacks: Mapping[str, str], model: Any) -> ModelEntry:
     """Configured names, then Claude Code's own names by tier, then ``fallback_models[family]``."""
     if not isinstance(model, str) or not model:
         raise InvalidRequest("model: required, a non-empty string", param="model")
-    return upstreams.route(model, fallbacks.get(family_from_name(model)))
+    return deployments.entry(model, fallbacks.get(family_from_name(model)))
 
 
-def _relay(decoder: Any, stages: list[Any]) -> StreamRelay:
-    return RelayStream(decoder, stages, encode=anthropic_sse, error_frame=anthropic_error_frame, terminator=b"")
+def _relay(decoder: Any, stages: list[Any]) -> Relay:
+    return TranslatingRelay(
+        decoder,
+        stages,
+        encode=anthropic_sse,
+        error_frame=anthropic_error_frame,
+        terminator=b"",
+        meter=UsageMeter.anthropic_event,
+    )
 
 
 class AnthropicAnswer:
@@ -61,7 +71,7 @@ class AnthropicAnswer:
         completion = backend.completion(raw, ids)
         return dumps(openai_chat_to_anthropic(completion, message_id=self._message_id, model=self._model))
 
-    def stream(self, backend: ChatBackend, ids: ResponseIds, include_usage: bool) -> StreamRelay:
+    def stream(self, backend: ChatBackend, ids: ResponseIds, include_usage: bool) -> Relay:
         decoder, stages = backend.chunk_stages(ids)
         return _relay(decoder, [*stages, OpenAIToAnthropicStream(message_id=self._message_id, model=self._model)])
 
@@ -69,38 +79,34 @@ class AnthropicAnswer:
 def messages_flow(
     doc: dict[str, Any],
     headers: Mapping[str, str],
-    upstreams: Upstreams,
+    deployments: Deployments,
     fallbacks: Mapping[str, str],
     ids: ResponseIds,
-    *,
-    request_id: str,
-    adjustments: Adjustments | None = None,
-) -> Generator[Command, Any, Reply | Streaming]:
-    route = resolve_model(upstreams, fallbacks, doc.get("model"))
+    record: RequestRecord,
+) -> Flow:
+    entry = resolve_model(deployments, fallbacks, doc.get("model"))
     stream = doc.get("stream")
     if stream is not None and not isinstance(stream, bool):
         raise InvalidRequest("stream: must be true or false", param="stream")
-    if route.family != "claude" or route.claude_api == "converse":
+    if entry.family != "claude" or entry.claude_api == "converse":
         # Through the chat hub: other families, and Claude deployments that serve only Converse.
         with request_shape_errors():
-            chat_doc = {**anthropic_to_openai_chat(doc, adjustments), "model": route.name}
-        cap = route.max_tokens_cap
+            chat_doc = {**anthropic_to_openai_chat(doc, record.adjustments), "model": entry.name}
+        cap = entry.max_tokens_cap
         if cap is not None and isinstance(chat_doc.get("max_tokens"), int) and chat_doc["max_tokens"] > cap:
-            # Claude Code asks for 32000 whatever the model; gpt-4o refuses more than 16384.
-            chat_doc["max_tokens"] = cap
+            chat_doc["max_tokens"] = cap  # the configured ceiling (the model's own limit is applied later)
         answer = AnthropicAnswer(ids.completion_id, ids.model)
-        req = parse_chat_request(chat_doc)
-        return (yield from chat_flow(req, upstreams, ids, answer, request_id=request_id, adjustments=adjustments))
+        return (yield from chat_flow(parse_chat_request(chat_doc), deployments, ids, record, answer))
     with request_shape_errors():
         invoke = anthropic_to_bedrock_invoke(
-            doc, beta_header=headers.get("anthropic-beta"), caps=route.capabilities, adjustments=adjustments
+            doc, beta_header=headers.get("anthropic-beta"), caps=entry.capabilities, adjustments=record.adjustments
         )
         body = dumps(invoke)
-    _, targets = upstreams.resolve(route.name)
+    _, targets = deployments.resolve(entry.name)
     path = "/invoke-with-response-stream" if stream else "/invoke"
-    _, resp = yield from upstreams.call(targets, path, body, stream=bool(stream), request_id=request_id)
+    _, resp = yield from deployments.call(targets, path, body, stream=bool(stream), record=record)
     if stream:
-        return Streaming(_relay(SSEJsonDecoder(loads), [BedrockEventsPassthrough(model=ids.model)]))
+        return _relay(SSEJsonDecoder(loads), [BedrockEventsPassthrough(model=ids.model)])
     try:
         message = loads(resp.body)  # Bedrock's answer is already an Anthropic message
         message["model"] = ids.model  # the name the client asked for, as in the stream

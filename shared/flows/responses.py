@@ -8,19 +8,20 @@ object or the Responses event stream (:class:`ResponsesAnswer`).
 
 from __future__ import annotations
 
-from collections.abc import Generator
 from typing import Any
 
-from shared.adjustments import Adjustments
 from shared.backends import ChatBackend, ResponseIds
-from shared.chat import Upstreams, chat_flow, parse_chat_request
 from shared.convert.responses_api import chat_to_responses, responses_to_chat_request
 from shared.convert.responses_stream import ChatToResponsesStream
 from shared.errors import ProxyError, request_shape_errors
-from shared.flow import Command, Reply, Streaming
+from shared.flows.chat import chat_flow, parse_chat_request
+from shared.flows.commands import Flow
+from shared.flows.deployments import Deployments
 from shared.jsonutil import dumps
+from shared.record import RequestRecord
 from shared.sse import encode_event
-from shared.streams import RelayStream, StreamRelay
+from shared.streams import Relay, TranslatingRelay
+from shared.usage import UsageMeter
 
 __all__ = ["ResponsesAnswer", "responses_flow"]
 
@@ -43,25 +44,25 @@ class ResponsesAnswer:
             chat_to_responses(completion, response_id=self._id, created_at=self._created_at, request=self._request)
         )
 
-    def stream(self, backend: ChatBackend, ids: ResponseIds, include_usage: bool) -> StreamRelay:
+    def stream(self, backend: ChatBackend, ids: ResponseIds, include_usage: bool) -> Relay:
         decoder, stages = backend.chunk_stages(ids)
         events = ChatToResponsesStream(response_id=self._id, created_at=self._created_at, request=self._request)
 
         def failed(exc: ProxyError) -> bytes:  # response.failed, continuing the sequence numbers
             return b"".join(_named(e) for e in events.fail(exc))
 
-        return RelayStream(decoder, [*stages, events], encode=_named, error_frame=failed, terminator=b"")
+        return TranslatingRelay(
+            decoder,
+            [*stages, events],
+            encode=_named,
+            error_frame=failed,
+            terminator=b"",
+            meter=UsageMeter.responses_event,
+        )
 
 
-def responses_flow(
-    doc: dict[str, Any],
-    upstreams: Upstreams,
-    ids: ResponseIds,
-    *,
-    request_id: str,
-    adjustments: Adjustments | None = None,
-) -> Generator[Command, Any, Reply | Streaming]:
+def responses_flow(doc: dict[str, Any], deployments: Deployments, ids: ResponseIds, record: RequestRecord) -> Flow:
     with request_shape_errors():
-        req = parse_chat_request(responses_to_chat_request(doc, adjustments))
+        req = parse_chat_request(responses_to_chat_request(doc, record.adjustments))
     answer = ResponsesAnswer(doc, ids.completion_id, ids.created)
-    return (yield from chat_flow(req, upstreams, ids, answer, request_id=request_id, adjustments=adjustments))
+    return (yield from chat_flow(req, deployments, ids, record, answer))

@@ -1,4 +1,4 @@
-"""Which upstream API serves a model name, and how.
+"""The model catalog: which upstream API serves a model name, and how (a :class:`ModelEntry` per model).
 
 The family of a model (OpenAI-family on Azure, Claude on Bedrock, Gemini on Vertex)
 is decided once, at start-up, in this order:
@@ -15,7 +15,7 @@ The Claude API is a setting (default ``invoke``, the Anthropic-native body) rath
 guess from version fragments in the name, which sent renamed models down the wrong path.
 
 Client names go through the config's name table first (``shared/model_names.py``): an
-alias or stripped name resolves to its configured model's route, and a name removed by
+alias or stripped name resolves to its configured model's entry, and a name removed by
 ``model_filters`` is as unknown as a name never configured.
 """
 
@@ -33,8 +33,8 @@ __all__ = [
     "CLAUDE_NAME_KEYWORDS",
     "DEFAULT_API_VERSION",
     "FamilySource",
-    "ModelRoute",
-    "Router",
+    "ModelEntry",
+    "ModelCatalog",
     "family_from_name",
     "family_of_backend",
     "model_backends",
@@ -97,7 +97,7 @@ def model_backends(config: ProxyConfig, model: str) -> list[tuple[str, str]]:
 
 
 @dataclass(frozen=True, slots=True)
-class ModelRoute:
+class ModelEntry:
     name: str
     family: str  # openai | claude | gemini
     claude_api: str  # invoke | converse
@@ -110,19 +110,19 @@ class ModelRoute:
     capabilities: Capabilities = Capabilities("openai")  # what the upstream accepts (shared/capabilities.py)
 
 
-class Router:
-    """Resolves client model names to :class:`ModelRoute`; built once per app."""
+class ModelCatalog:
+    """Resolves client model names to :class:`ModelEntry`; built once per app."""
 
-    __slots__ = ("_routes", "_names")
+    __slots__ = ("_entries", "_names")
 
     def __init__(self, config: ProxyConfig) -> None:
-        self._routes = {name: _route(config, name) for name in config.model_names}
+        self._entries = {name: _entry(config, name) for name in config.model_names}
         self._names = config.name_table()
 
-    def route(self, model: str) -> ModelRoute:
+    def entry(self, model: str) -> ModelEntry:
         """The route of a client name; an alias gets its target's route (``name`` is the configured model)."""
         try:
-            return self._routes[self._names.accepted[model]]
+            return self._entries[self._names.accepted[model]]
         except KeyError:
             raise ModelNotFound(
                 f"model '{model}' is not configured on this proxy; GET /v1/models lists the available models",
@@ -135,12 +135,12 @@ class Router:
 
     def capability_warnings(self) -> list[str]:
         """One start-up line per configured model whose capability profile is a guess."""
-        warnings = (describe_unknown(name, route.capabilities) for name, route in self._routes.items())
+        warnings = (describe_unknown(name, entry.capabilities) for name, entry in self._entries.items())
         return [w for w in warnings if w is not None]
 
-    def configured_route(self, model: str) -> ModelRoute:
+    def configured_entry(self, model: str) -> ModelEntry:
         """The route of a configured model whatever the filters say (for ``proxyctl models``)."""
-        return self._routes[model]
+        return self._entries[model]
 
 
 def _family(name: str, settings: ModelSettings, backend: str | None) -> tuple[str, FamilySource]:
@@ -152,7 +152,7 @@ def _family(name: str, settings: ModelSettings, backend: str | None) -> tuple[st
     return family_from_name(name), "name"
 
 
-def _route(config: ProxyConfig, name: str) -> ModelRoute:
+def _entry(config: ProxyConfig, name: str) -> ModelEntry:
     s = config.model_settings.get(name) or ModelSettings()
     backends = model_backends(config, name)
     # Deployments of one name that run different models are reported at start-up
@@ -161,7 +161,7 @@ def _route(config: ProxyConfig, name: str) -> ModelRoute:
     family, source = _family(name, s, backend)
     upstream = s.upstream_model or backend or name.split(":", 1)[0]
     api_version = s.api_version or DEFAULT_API_VERSION
-    return ModelRoute(
+    return ModelEntry(
         name=name,
         family=family,
         claude_api=s.claude_api,
