@@ -5,7 +5,7 @@ At start-up every sub-account's resource group is listed once (``GET
 ``discovery.enabled`` is false. The listing tells the proxy three things:
 
 * the backend model of each configured deployment, which decides its family
-  (``shared/routing.py``) — so ``3.7-sonnet`` is Claude because its deployment runs
+  (``shared/catalog.py``) — so ``3.7-sonnet`` is Claude because its deployment runs
   ``anthropic--claude-3.7-sonnet``;
 * whether ``deployment_ids`` exist and run;
 * for a sub-account that configures no deployments, every running deployment of a

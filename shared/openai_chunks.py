@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["ChunkFactory", "chat_completion", "make_usage"]
+__all__ = ["ChunkFactory", "assistant_message", "chat_completion", "make_usage"]
 
 
 def make_usage(prompt: int, completion: int, *, cached: int = 0, reasoning: int = 0) -> dict[str, Any]:
@@ -21,6 +21,17 @@ def make_usage(prompt: int, completion: int, *, cached: int = 0, reasoning: int 
         "prompt_tokens_details": {"cached_tokens": cached},
         "completion_tokens_details": {"reasoning_tokens": reasoning},
     }
+
+
+def assistant_message(texts: list[str], reasoning: list[str], calls: list[dict[str, Any]]) -> dict[str, Any]:
+    """The OpenAI message: ``content`` is null only when the answer is nothing but tool calls."""
+    text = "".join(texts)
+    message: dict[str, Any] = {"role": "assistant", "content": text if text or not calls else None}
+    if reasoning:
+        message["reasoning_content"] = "".join(reasoning)
+    if calls:
+        message["tool_calls"] = calls
+    return message
 
 
 def chat_completion(

@@ -1,6 +1,6 @@
 """The JSON Schemas (2020-12) behind ``shared/openapi.py``: request and answer bodies.
 
-Request schemas describe what the proxy itself checks (``shared/chat.py``,
+Request schemas describe what the proxy itself checks (``shared/flows/chat.py``,
 ``shared/convert/*``) and leave every other field open: clients send many fields the
 proxy passes on untouched, and a schema that refused them would call real requests
 invalid. Answer schemas require what the proxy always produces and what the SDKs read;

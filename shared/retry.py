@@ -1,6 +1,6 @@
 """Retry and failover policy: which failures to retry, how long to wait, which deployment next.
 
-Pure state and arithmetic; the flow in ``shared/flow.py`` applies it and the transports
+Pure state and arithmetic; the flow in ``shared/flows/upstream.py`` applies it and the transports
 only sleep and read the clock when the flow asks. Rules:
 
 * Retried, before any byte reached the client: upstream 429 and 5xx, refused or reset

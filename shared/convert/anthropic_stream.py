@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.convert.claude_invoke import obj, raise_exception_event, stream_error
+from shared.convert.claude_answers import obj, raise_exception_event, stream_error
 from shared.errors import ProxyError, UpstreamError, UpstreamProtocolError, UpstreamStatusError
 from shared.sse import encode_event
 

@@ -33,8 +33,8 @@ from shared.convert.anthropic_messages import (
     system_texts,
     tool_choice,
 )
+from shared.convert.claude_common import ANTHROPIC_VERSION
 from shared.convert.claude_fit import fit_betas, fit_reasoning, fit_sampling, read_thinking
-from shared.convert.claude_invoke import ANTHROPIC_VERSION
 from shared.errors import InvalidRequest
 from shared.jsonutil import dumps_str
 

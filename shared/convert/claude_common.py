@@ -22,9 +22,20 @@ from shared.convert.claude_fit import BUDGET_BY_EFFORT, ThinkingIntent, fit_reas
 from shared.errors import InvalidRequest
 from shared.jsonutil import dumps_str
 
-__all__ = ["IMAGE_TYPES", "REASONING_EFFORTS", "ClaudeRequest", "build_turns", "read_request", "system_blocks"]
+__all__ = [
+    "ANTHROPIC_VERSION",
+    "IMAGE_TYPES",
+    "REASONING_EFFORTS",
+    "ClaudeRequest",
+    "build_turns",
+    "read_request",
+    "system_blocks",
+]
 
 # media type -> Converse image format; Claude reads these four only.
+# The Messages API version Bedrock InvokeModel expects in the body (AWS Bedrock user guide,
+# "Anthropic Claude Messages API"); the header form is for Anthropic's own API.
+ANTHROPIC_VERSION = "bedrock-2023-05-31"
 IMAGE_TYPES = {"image/png": "png", "image/jpeg": "jpeg", "image/gif": "gif", "image/webp": "webp"}
 # reasoning_effort values that turn thinking on; "none" and "minimal" leave it off.
 REASONING_EFFORTS = ("low", "medium", "high", "xhigh", "max")

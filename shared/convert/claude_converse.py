@@ -14,10 +14,8 @@ from typing import Any
 
 from shared.adjustments import Adjustments
 from shared.capabilities import Capabilities
-from shared.convert.claude_common import IMAGE_TYPES, read_request
-from shared.convert.claude_invoke import (
+from shared.convert.claude_answers import (
     StreamState,
-    assistant_message,
     finish_reason,
     obj,
     openai_usage,
@@ -25,9 +23,10 @@ from shared.convert.claude_invoke import (
     tool_call,
     usage,
 )
+from shared.convert.claude_common import IMAGE_TYPES, read_request
 from shared.errors import UpstreamProtocolError
 from shared.jsonutil import loads
-from shared.openai_chunks import chat_completion
+from shared.openai_chunks import assistant_message, chat_completion
 from shared.streams import Decoder, SSEJsonDecoder, parse_json_or_literal
 
 __all__ = ["ClaudeConverseStream", "claude_converse_to_openai", "openai_to_claude_converse", "stream_decoder"]

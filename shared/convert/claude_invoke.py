@@ -1,10 +1,9 @@
 """OpenAI Chat Completions <-> Claude through Bedrock InvokeModel (the Anthropic Messages body).
 
 The request is read once by :mod:`shared.convert.claude_common` and sent as Anthropic
-blocks, ``cache_control`` included (InvokeModel honours prompt caching). This module
-also owns what both Claude paths need on the way back — stop-reason mapping, in-band
-error mapping, usage and :class:`StreamState` — because the Anthropic dialect is the
-one the Converse answers are mapped onto, and :mod:`claude_converse` imports them.
+blocks, ``cache_control`` included (InvokeModel honours prompt caching). What both Claude
+paths share on the way back (stop reasons, in-band errors, usage, the stream bookkeeping)
+is in :mod:`shared.convert.claude_answers`.
 """
 
 from __future__ import annotations
@@ -13,116 +12,29 @@ from typing import Any
 
 from shared.adjustments import Adjustments
 from shared.capabilities import Capabilities
-from shared.convert.claude_common import read_request
-from shared.errors import UpstreamProtocolError, UpstreamStatusError
-from shared.jsonutil import dumps_str
-from shared.openai_chunks import ChunkFactory, chat_completion, make_usage
+from shared.convert.claude_answers import (
+    StreamState,
+    anthropic_error,
+    finish_reason,
+    obj,
+    openai_usage,
+    raise_exception_event,
+    tool_call,
+    usage,
+)
+from shared.convert.claude_common import ANTHROPIC_VERSION, read_request
+from shared.errors import UpstreamProtocolError
+from shared.openai_chunks import assistant_message, chat_completion
 from shared.streams import Decoder, SSEJsonDecoder, parse_json_or_literal
 
 __all__ = [
-    "ANTHROPIC_VERSION",
     "ClaudeInvokeStream",
-    "StreamState",
-    "assistant_message",
     "claude_invoke_to_openai",
-    "finish_reason",
-    "obj",
     "openai_to_claude_invoke",
-    "openai_usage",
-    "raise_exception_event",
     "stream_decoder",
-    "stream_error",
-    "tool_call",
-    "usage",
 ]
 
-ANTHROPIC_VERSION = "bedrock-2023-05-31"
-_FINISH = {
-    **dict.fromkeys(("end_turn", "stop_sequence", "pause_turn"), "stop"),
-    **dict.fromkeys(("max_tokens", "model_context_window_exceeded"), "length"),
-    **dict.fromkeys(("refusal", "guardrail_intervened", "content_filtered"), "content_filter"),
-    "tool_use": "tool_calls",
-}
-# error kind -> (the HTTP status upstream would have used, the status the client gets)
-_ERRORS = {
-    **dict.fromkeys(("rate_limit_error", "throttlingException"), (429, 429)),
-    **dict.fromkeys(("invalid_request_error", "validationException"), (400, 400)),
-    "overloaded_error": (529, 503),
-    "serviceUnavailableException": (503, 503),
-    "request_too_large": (413, 413),
-}
-_EXCEPTIONS = (
-    *("internalServerException", "modelStreamErrorException", "throttlingException"),
-    *("validationException", "serviceUnavailableException", "modelTimeoutException"),
-)
 _INVOKE_USAGE = ("input_tokens", "output_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")
-
-
-def finish_reason(stop_reason: Any) -> str:
-    """Claude stop reason -> OpenAI ``finish_reason``; a reason added later reads as a normal stop."""
-    return _FINISH.get(stop_reason, "stop") if isinstance(stop_reason, str) else "stop"
-
-
-def stream_error(kind: Any, message: Any) -> UpstreamStatusError:
-    """An in-band upstream error (Anthropic ``error`` event, Bedrock exception) as the client's error."""
-    upstream, status = _ERRORS.get(str(kind), (500, 502))
-    text = message if isinstance(message, str) and message else "(no message)"
-    return UpstreamStatusError(f"Claude upstream error ({kind}): {text}", upstream_status=upstream, status=status)
-
-
-def _anthropic_error(doc: dict[str, Any]) -> UpstreamStatusError:
-    err = doc.get("error")
-    return stream_error(err.get("type"), err.get("message")) if isinstance(err, dict) else stream_error(err, None)
-
-
-def raise_exception_event(event: dict[str, Any]) -> None:
-    """Bedrock reports mid-stream failures as ``{"<name>Exception": {"message": ...}}`` frames."""
-    for key in _EXCEPTIONS:
-        if key in event:
-            detail = event[key]
-            raise stream_error(key, detail.get("message") if isinstance(detail, dict) else detail)
-
-
-def obj(value: Any, what: str) -> dict[str, Any]:
-    """``value`` if it is an object, else the upstream broke its own format."""
-    if not isinstance(value, dict):
-        raise UpstreamProtocolError(f"Claude upstream sent a malformed answer: {what} is not an object")
-    return value
-
-
-def usage(doc: Any, keys: tuple[str, str, str, str]) -> dict[str, int]:
-    """Token counts (input, output, cache read, cache write) from an upstream usage object."""
-    counts = {}
-    for name, key in zip(("input", "output", "cache_read", "cache_write"), keys, strict=True):
-        value = doc.get(key) if isinstance(doc, dict) else None
-        if isinstance(value, int) and not isinstance(value, bool):
-            counts[name] = value
-    return counts
-
-
-def openai_usage(tokens: dict[str, int]) -> dict[str, Any]:
-    """Cache reads and cache writes are prompt tokens too; OpenAI reports reads as ``cached_tokens``."""
-    read = tokens.get("cache_read", 0)
-    prompt = tokens.get("input", 0) + read + tokens.get("cache_write", 0)
-    return make_usage(prompt, tokens.get("output", 0), cached=read)
-
-
-def assistant_message(texts: list[str], reasoning: list[str], calls: list[dict[str, Any]]) -> dict[str, Any]:
-    """The OpenAI message: ``content`` is null only when the answer is nothing but tool calls."""
-    text = "".join(texts)
-    message: dict[str, Any] = {"role": "assistant", "content": text if text or not calls else None}
-    if reasoning:
-        message["reasoning_content"] = "".join(reasoning)
-    if calls:
-        message["tool_calls"] = calls
-    return message
-
-
-def tool_call(call_id: Any, name: Any, arguments: Any) -> dict[str, Any]:
-    """An OpenAI tool call; ``arguments`` is compact JSON text, as OpenAI clients parse it."""
-    if not isinstance(call_id, str) or not isinstance(name, str):
-        raise UpstreamProtocolError("Claude upstream sent a tool call without a string id and name")
-    return {"id": call_id, "type": "function", "function": {"name": name, "arguments": dumps_str(arguments)}}
 
 
 def openai_to_claude_invoke(
@@ -166,7 +78,7 @@ def claude_invoke_to_openai(resp: dict[str, Any], *, completion_id: str, created
     """An Anthropic ``message`` -> ``chat.completion`` named after the model the client asked for."""
     resp = obj(resp, "the answer")
     if resp.get("type") == "error":
-        raise _anthropic_error(resp)
+        raise anthropic_error(resp)
     content = resp.get("content")
     if not isinstance(content, list):
         raise UpstreamProtocolError("Claude upstream sent a malformed answer: content is not a list")
@@ -193,71 +105,6 @@ def claude_invoke_to_openai(resp: dict[str, Any], *, completion_id: str, created
     )
 
 
-class StreamState:
-    """Per-stream bookkeeping both Claude translators share.
-
-    The role chunk goes out once, before anything else; Claude block indices map to
-    OpenAI tool-call indices counted from 0; the stop reason is held so that the finish
-    chunk (then the usage chunk) comes exactly once, last, from :meth:`finish`.
-    """
-
-    def __init__(self, chunks: ChunkFactory, *, include_usage: bool) -> None:
-        self._chunks = chunks
-        self._include_usage = include_usage
-        self._started = self._stopped = self._finished = False
-        self._tools: dict[Any, int] = {}  # upstream block index -> OpenAI tool-call index
-        self._has_args: set[int] = set()
-        self._stop_reason: Any = None
-        self._tokens: dict[str, int] = {}
-
-    def _begin(self) -> list[dict[str, Any]]:
-        if self._started:
-            return []
-        self._started = True
-        return [self._chunks.role()]
-
-    def _tool_start(self, block: Any, call_id: Any, name: Any) -> list[dict[str, Any]]:
-        if not isinstance(call_id, str) or not isinstance(name, str):
-            raise UpstreamProtocolError("Claude stream: a tool call without a string id and name")
-        index = self._tools[block] = len(self._tools)
-        return [self._chunks.tool_call_start(index, call_id, name)]
-
-    def _tool_args(self, block: Any, fragment: Any) -> list[dict[str, Any]]:
-        """Forward each JSON fragment as it comes: clients show tool arguments while they stream."""
-        if block not in self._tools or not isinstance(fragment, str):
-            raise UpstreamProtocolError(f"Claude stream: tool input for block {block!r}, which is no tool call")
-        if not fragment:
-            return []
-        self._has_args.add(self._tools[block])
-        return [self._chunks.tool_call_args(self._tools[block], fragment)]
-
-    def _tool_stop(self, block: Any) -> list[dict[str, Any]]:
-        """A tool without parameters may stream no input at all; clients still need valid JSON."""
-        index = self._tools.get(block)
-        if index is None or index in self._has_args:
-            return []
-        self._has_args.add(index)
-        return [self._chunks.tool_call_args(index, "{}")]
-
-    def _text(self, text: Any, *, reasoning: bool = False) -> list[dict[str, Any]]:
-        if not isinstance(text, str) or not text:
-            return []  # no empty content chunks
-        return [self._chunks.reasoning(text) if reasoning else self._chunks.text(text)]
-
-    def finish(self) -> list[dict[str, Any]]:
-        """The finish chunk and the optional usage chunk; a stream cut short must not look complete."""
-        if self._finished:
-            return []
-        if not self._stopped:
-            raise UpstreamProtocolError("Claude stream ended before its stop event; the answer is incomplete")
-        self._finished = True
-        out = self._begin()
-        out.append(self._chunks.finish(finish_reason(self._stop_reason)))
-        if self._include_usage:
-            out.append(self._chunks.usage(openai_usage(self._tokens)))
-        return out
-
-
 class ClaudeInvokeStream(StreamState):
     """Anthropic stream events (``message_start`` ... ``message_stop``) -> OpenAI chunks."""
 
@@ -265,7 +112,7 @@ class ClaudeInvokeStream(StreamState):
         event = obj(event, "a stream event")
         kind = event.get("type")
         if kind == "error":
-            raise _anthropic_error(event)
+            raise anthropic_error(event)
         raise_exception_event(event)
         out = self._begin()
         if self._stopped:

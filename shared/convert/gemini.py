@@ -24,7 +24,7 @@ from shared.convert.gemini_schema import function_declarations, generation_confi
 from shared.errors import InvalidRequest, UpstreamProtocolError, UpstreamStatusError
 from shared.json_stream import JsonObjectDecoder
 from shared.jsonutil import dumps_str, loads
-from shared.openai_chunks import ChunkFactory, chat_completion, make_usage
+from shared.openai_chunks import ChunkFactory, assistant_message, chat_completion, make_usage
 from shared.streams import Decoder
 
 __all__ = ["GeminiStream", "finish_reason", "gemini_to_openai", "openai_to_gemini", "stream_decoder", "upstream_error"]
@@ -262,12 +262,7 @@ def gemini_to_openai(resp: dict[str, Any], *, completion_id: str, created: int, 
             else:
                 (thoughts if kind == "thought" else texts).append(value)
         reason = finish_reason(candidate.get("finishReason"), bool(calls))
-    text = "".join(texts)
-    message: dict[str, Any] = {"role": "assistant", "content": text if text or not calls else None}
-    if thoughts:
-        message["reasoning_content"] = "".join(thoughts)
-    if calls:
-        message["tool_calls"] = calls
+    message = assistant_message(texts, thoughts, calls)
     meta = doc.get("usageMetadata")
     usage = _usage(meta) if meta is not None else None
     return chat_completion(

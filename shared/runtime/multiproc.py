@@ -2,9 +2,9 @@
 
 With several workers (gunicorn ``--workers N``, uvicorn ``--workers N``) every worker
 writes its metrics to memory-mapped files in one directory and ``/metrics`` sums them
-(``shared/metrics.py``). That directory must be empty when the server starts — stale
+(``shared/runtime/metrics.py``). That directory must be empty when the server starts — stale
 files from an earlier run would be summed too — and the live gauges
-(``proxy_streams_in_flight``, mode ``livesum``) of a worker that died must be removed,
+(``aicore_proxy_streams_in_flight``, mode ``livesum``) of a worker that died must be removed,
 or its open streams would be counted forever.
 
 This module does that with ``os`` alone because the gunicorn *master* calls it

@@ -29,7 +29,7 @@ KEEPALIVE_SECONDS = 90
 DEFAULT_DRAIN_SECONDS = 30
 
 # The servers write no access log: the app writes one JSON line per request itself, on both
-# stacks alike (config `access_log`, shared/logs.py), so this is the one place that decides.
+# stacks alike (config `access_log`, shared/runtime/logs.py), so this is the one place that decides.
 SERVER_ACCESS_LOG = False
 
 

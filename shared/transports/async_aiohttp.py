@@ -2,8 +2,8 @@
 
 The twin of ``sync_requests`` with the same public names (drives the core's flows, records
 what it measures in the request's record). aiohttp rather than httpx:
-measured on this kind of machine, a proxy over httpx's default transport does ~440
-requests/s against ~3,300 over aiohttp (``../shared/README.md``), which would make the
+the FastAPI stack over one shared ``httpx.AsyncClient`` does about a quarter of the
+requests/s it does over aiohttp (``docs/benchmarks/overhead.md``), which would make the
 migration a regression. The session is opened in the app's lifespan, inside the
 running loop, and shared by every request of the worker; nothing here blocks the loop.
 """

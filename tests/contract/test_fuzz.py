@@ -111,7 +111,7 @@ FINDINGS = [
         {"model": "gpt-4o", "messages": [{"role": [], "content": "hi"}]},
         ("messages", "*", "role"),
         str,
-        "shared/chat.py parse_chat_request: `role not in _ROLES` (a set) raises TypeError for a list/object role",
+        "shared/flows/chat.py parse_chat_request: `role not in _ROLES` (a set) raises TypeError for a list/object role",
     ),
     Finding(
         "chat-claude-tool-choice-name-not-a-string",
