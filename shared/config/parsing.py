@@ -72,7 +72,6 @@ __all__ = [
     "ReadFile",
     "normalise_layout",
     "parse_config",
-    "parse_discovery_settings",
     "parse_document",
     "resolve_names",
 ]
@@ -634,11 +633,6 @@ def _retry(raw: Any, p: _Problems) -> RetryPolicy:
     if values.get("max_attempts", 1) < 1:
         raise ConfigError("retry.max_attempts: must be at least 1")
     return RetryPolicy(**values)
-
-
-def parse_discovery_settings(raw: Any, problems: list[str] | None = None) -> DiscoverySettings:
-    """The optional top-level ``discovery`` object (``enabled``, ``cache_dir``, ``ttl_seconds``)."""
-    return _discovery(raw, _Problems(problems))
 
 
 def _discovery(raw: Any, p: _Problems) -> DiscoverySettings:

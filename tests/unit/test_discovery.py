@@ -17,7 +17,6 @@ import pytest
 
 from shared.catalog import ModelCatalog
 from shared.config import ConfigError, parse_config
-from shared.config.parsing import parse_discovery_settings
 from shared.discovery import (
     LISTING_PAGE_SIZE,
     CacheEntry,
@@ -251,14 +250,22 @@ def test_cache_key_differs_per_identity_and_hides_it():
     assert k != cache_key("cid", API, "rg-b") and "cid" not in k
 
 
+def discovery_settings(raw: Any) -> Any:
+    doc = {
+        "subAccounts": {"a": {"service_key_json": KEY, "deployment_models": {}}},
+        "secret_authentication_tokens": ["k"],
+    }
+    return parse_config(doc if raw is None else {**doc, "discovery": raw}).discovery
+
+
 def test_discovery_settings():
-    assert parse_discovery_settings(None).enabled
-    s = parse_discovery_settings({"cache_dir": "c", "ttl_seconds": 5, "enabled": False})
+    assert discovery_settings(None).enabled
+    s = discovery_settings({"cache_dir": "c", "ttl_seconds": 5, "enabled": False})
     assert (s.cache_dir, s.ttl_seconds, s.enabled) == ("c", 5.0, False)
     assert s.cache_path(Path("/cfg")) == Path("/cfg/c")
     for bad, field in (({"ttl": 1}, "discovery.ttl"), ({"ttl_seconds": -1}, "ttl_seconds"), ([], "discovery")):
         with pytest.raises(ConfigError, match=field):
-            parse_discovery_settings(bad)
+            discovery_settings(bad)
 
 
 # --- the loader with an injected fetch -------------------------------------------------------
