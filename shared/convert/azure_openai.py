@@ -196,6 +196,8 @@ class AzurePassthroughRelay:
                 self._started = True
             if (_USAGE in data or _USAGE_SPACED in data) and self._usage_only(data):
                 continue
+            if not self._client_usage and b'"usage":' in data:
+                data = _without_null_usage(data)
             if b"\n" in data:  # a multi-line event: keep each line a data line
                 data = data.replace(b"\n", b"\ndata: ")
             out += b"data: "
@@ -217,6 +219,19 @@ class AzurePassthroughRelay:
 
 # The usage chunk's object (every other chunk says "usage":null): compact, or as json.dumps writes it.
 _USAGE, _USAGE_SPACED = b'"usage":{', b'"usage": {'
+_NULL_USAGE = (b',"usage":null', b', "usage": null')
+
+
+def _without_null_usage(data: bytes) -> bytes:
+    """A chunk without the ``"usage": null`` that ``include_usage`` adds to every chunk.
+
+    The proxy asked for usage, not the client, so the client gets the chunks it would have
+    had without it. A byte edit, safe because a quote inside a JSON string is always escaped:
+    ``,"usage":null`` can only be a key and its value.
+    """
+    for pattern in _NULL_USAGE:
+        data = data.replace(pattern, b"")
+    return data
 
 
 def _is_preamble(data: bytes) -> bool:

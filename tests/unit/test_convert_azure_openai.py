@@ -270,3 +270,16 @@ def test_a_stream_whose_first_event_merely_mentions_prompt_filters_is_kept():
     assert relay.feed(b"data: " + first + b"\n\n") == b"data: " + first + b"\n\n"
     odd = b'data: {"prompt_filter_results": [], "choices": [\n\n'  # not JSON: forwarded, not guessed at
     assert AzurePassthroughRelay().feed(odd) == odd
+
+
+@pytest.mark.parametrize("spaced", [False, True])
+def test_usage_null_that_the_proxy_asked_for_is_not_passed_to_a_client_that_did_not(spaced):
+    """The proxy always asks for the usage chunk; with it Azure writes ``"usage": null`` in every chunk."""
+    choice = {"index": 0, "delta": {"content": ',"usage":null'}}
+    doc = {"id": "c1", "object": "chat.completion.chunk", "choices": [choice], "usage": None}
+    data = json.dumps(doc) if spaced else json.dumps(doc, separators=(",", ":"))
+    raw = f"data: {data}\n\ndata: [DONE]\n\n".encode()
+    quiet = [json.loads(x) for x in upstream_events(AzurePassthroughRelay(client_usage=False).feed(raw))]
+    assert quiet == [{k: v for k, v in doc.items() if k != "usage"}]  # content that merely mentions it stays
+    asked = [json.loads(x) for x in upstream_events(AzurePassthroughRelay(client_usage=True).feed(raw))]
+    assert asked == [doc]
