@@ -9,17 +9,22 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
 .PHONY: install haproxy chromium tinyproxy agents systemd-analyze image-tools run test lint typecheck unit contract \
-	agent-tier rollout packaging bench bench-quick lock lock-check dist image-test clean
+	agent-tier rollout packaging bench bench-quick lock lock-upgrade lock-check dist image-test clean
 
 # Locks (docs/deployment.md#locks): one file per environment, every pin with its hashes.
 #   locks/dev.txt      every extra: what `make install`/`make test`/`make run` put in .venv
 #   locks/flask.txt    the Flask stack          locks/fastapi.txt  the FastAPI stack
 #   locks/sim.txt      the simulator            locks/bench.txt    `proxyctl bench` (both stacks, simulator, Locust)
-# `make lock` resolves pyproject.toml against the package index as it was at LOCK_DATE, so
-# running it again gives the same files byte for byte; refreshing = moving LOCK_DATE. The
-# stack locks are resolved under locks/dev.txt as constraints: any of them installs together
-# with any other at the same versions. After adding a dependency to pyproject.toml, run
-# `make lock` (tests/packaging/test_locks.py fails until then).
+# `make lock` resolves pyproject.toml keeping every version already pinned in locks/ (uv reads
+# the existing output file as its preferences) and moves a pin only when pyproject.toml no longer
+# allows it, so running it again gives the same files byte for byte even after the index gains
+# releases. An upload date alone does not give that: the index has been seen to list a release
+# dated before LOCK_DATE that it did not serve when the locks were made (openai 3.60.0, dated
+# 2026-11-26, appeared after 2026-12-01). `make lock-upgrade` refreshes every pin to the newest
+# release up to LOCK_DATE (move LOCK_DATE first). The stack locks are resolved under
+# locks/dev.txt as constraints: any of them installs together with any other at the same
+# versions. After adding a dependency to pyproject.toml, run `make lock`
+# (tests/packaging/test_locks.py fails until then).
 LOCK_DATE := 2026-12-01T00:00:00Z
 LOCK_ENVS := flask fastapi sim bench
 LOCK_EXTRAS_flask := --extra flask
@@ -33,10 +38,10 @@ UV_DIR := $(CURDIR)/.uv
 UV := $(UV_DIR)/bin/uv
 UV_STAMP := $(UV_DIR)/.uv-$(UV_VERSION)
 UV_COMPILE = $(UV) pip compile pyproject.toml --quiet --no-config --universal --python-version $(LOCK_PYTHON) \
-	--generate-hashes --upgrade --exclude-newer $(LOCK_DATE) --custom-compile-command 'make lock'
-# compile_locks(dir): every lock from dir/pyproject.toml into dir/locks (paths as annotated are relative to dir).
-compile_locks = cd $(1) && mkdir -p locks && $(UV_COMPILE) --all-extras -o locks/dev.txt \
-	$(foreach env,$(LOCK_ENVS),&& $(UV_COMPILE) $(LOCK_EXTRAS_$(env)) -c locks/dev.txt -o locks/$(env).txt)
+	--generate-hashes --exclude-newer $(LOCK_DATE) --custom-compile-command 'make lock'
+# compile_locks(dir, extra flags): every lock from dir/pyproject.toml into dir/locks (paths as annotated are relative to dir).
+compile_locks = cd $(1) && mkdir -p locks && $(UV_COMPILE) $(2) --all-extras -o locks/dev.txt \
+	$(foreach env,$(LOCK_ENVS),&& $(UV_COMPILE) $(2) $(LOCK_EXTRAS_$(env)) -c locks/dev.txt -o locks/$(env).txt)
 
 $(STAMP): pyproject.toml locks/dev.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -199,14 +204,18 @@ $(UV_STAMP):
 	touch $(UV_STAMP)
 
 lock: $(UV_STAMP)
-	@echo "make lock: resolving pyproject.toml as of $(LOCK_DATE) with uv $(UV_VERSION) into locks/"
+	@echo "make lock: resolving pyproject.toml (keeping the pins in locks/, nothing newer than $(LOCK_DATE)) with uv $(UV_VERSION)"
 	@$(call compile_locks,.)
+
+lock-upgrade: $(UV_STAMP)
+	@echo "make lock-upgrade: every pin to the newest release up to $(LOCK_DATE) with uv $(UV_VERSION)"
+	@$(call compile_locks,.,--upgrade)
 
 # Proves `make lock` reproduces locks/ byte for byte (tests/packaging runs it).
 lock-check: $(UV_STAMP)
 	rm -rf .run/lock-check && mkdir -p .run/lock-check
-	cp pyproject.toml README.md LICENSE .run/lock-check/
-	@echo "make lock-check: resolving pyproject.toml as of $(LOCK_DATE) with uv $(UV_VERSION) into .run/lock-check/locks/"
+	cp -r pyproject.toml README.md LICENSE locks .run/lock-check/
+	@echo "make lock-check: what make lock makes of pyproject.toml and locks/, into .run/lock-check/locks/"
 	@$(call compile_locks,.run/lock-check)
 	diff -r locks .run/lock-check/locks
 	@echo "make lock-check: locks/ is exactly what make lock produces"

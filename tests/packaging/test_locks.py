@@ -71,6 +71,6 @@ def test_ruff_and_mypy_are_pinned_exactly():
 @pytest.mark.packaging
 @pytest.mark.timeout(600)
 def test_make_lock_reproduces_the_locks_byte_for_byte():
-    """Re-resolving at LOCK_DATE gives the committed files (needs the package index)."""
+    """`make lock` on a copy gives the committed files: it keeps their pins (needs the package index)."""
     done = subprocess.run(["make", "-s", "lock-check"], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
