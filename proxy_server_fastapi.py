@@ -126,7 +126,7 @@ def _add_docs(app: FastAPI) -> None:
 
 def _view(core: ProxyCore, client: UpstreamClient, endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]]:
     async def view(request: Request) -> Response:
-        record = core.begin(endpoint, request.headers, request.method, request.scope["path"], time.monotonic())
+        record = core.begin(endpoint, _headers(request), request.method, request.scope["path"], time.monotonic())
         answer = record.admit()
         if answer is None:
             try:
@@ -153,6 +153,18 @@ def _metrics_view(core: ProxyCore) -> Callable[[Request], Response]:
 
     view.__name__ = EXPOSITION_HANDLER
     return view
+
+
+def _headers(request: Request) -> dict[str, str]:
+    """The request's headers as a plain dict (the first of repeated ones, as Starlette's ``get``).
+
+    The core reads a handful of them per request; Starlette's ``Headers`` finds each by a
+    scan and a raised ``KeyError`` when absent, a dict by one lookup. ASGI names are lowercase.
+    """
+    out: dict[str, str] = {}
+    for name, value in request.scope["headers"]:
+        out.setdefault(name.decode("latin-1"), value.decode("latin-1"))
+    return out
 
 
 async def _read_body(request: Request, limit: int) -> bytes | None:

@@ -151,8 +151,9 @@ def start_service(
     env: Mapping[str, str] | None = None,
     timeout: float = 30.0,
     detach: bool = False,
+    cwd: Path = ROOT,
 ) -> Service:
-    """Start ``argv`` in the repo root and wait until ``health_url`` answers 200.
+    """Start ``argv`` in ``cwd`` (the repo root) and wait until ``health_url`` answers 200.
 
     ``detach``: own session and no stdin, so the process outlives its starter and a
     terminal's Ctrl-C reaches only the starter (which then stops things in order).
@@ -162,7 +163,7 @@ def start_service(
     full_env = {**os.environ, **(env or {})}
     with open(service.log_path, "wb") as log:
         service.proc = subprocess.Popen(
-            argv, cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT,
+            argv, cwd=cwd, env=full_env, stdout=log, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL if detach else None, start_new_session=detach,
         )  # fmt: skip
     deadline = time.monotonic() + timeout

@@ -16,11 +16,10 @@ parsing the whole body — the OpenAI passthrough never parses answers otherwise
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-
-from shared.jsonutil import loads
 
 __all__ = ["Usage", "UsageMeter", "read_usage", "usage_in_answer"]
 
@@ -56,47 +55,26 @@ def read_usage(doc: Any) -> Usage | None:
 
 
 _KEY = b'"usage":'
+_DECODER = json.JSONDecoder()
 
 
 def usage_in_answer(body: bytes) -> Usage | None:
     """The usage of a complete JSON answer, from its last ``"usage"`` object.
 
     The three APIs put usage after the content, and a ``"usage":`` inside a string would be
-    escaped (``\\"usage\\":``), so the last match is the answer's own.
+    escaped (``\\"usage\\":``), so the last match is the answer's own. Only the tail from
+    there is decoded (the stdlib decoder's ``raw_decode`` stops at the object's end), so the
+    cost does not grow with the answer.
     """
     at = body.rfind(_KEY)
     if at < 0:
         return None
-    start = body.find(b"{", at + len(_KEY))
-    end = _object_end(body, start) if start >= 0 else -1
-    if end < 0:
-        return None
     try:
-        return read_usage(loads(body[start:end]))
-    except ValueError:
+        tail = body[at + len(_KEY) :].decode()
+        doc, _ = _DECODER.raw_decode(tail, len(tail) - len(tail.lstrip()))
+    except (UnicodeDecodeError, ValueError):
         return None
-
-
-def _object_end(body: bytes, start: int) -> int:
-    """Index after the JSON object opening at ``start``, or -1; strings are skipped."""
-    depth, i, n, in_string = 0, start, len(body), False
-    while i < n:
-        c = body[i]
-        if in_string:
-            if c == 0x5C:  # backslash: skip the escaped byte
-                i += 1
-            elif c == 0x22:
-                in_string = False
-        elif c == 0x22:
-            in_string = True
-        elif c == 0x7B:
-            depth += 1
-        elif c == 0x7D:
-            depth -= 1
-            if depth == 0:
-                return i + 1
-        i += 1
-    return -1
+    return read_usage(doc)
 
 
 class UsageMeter:
