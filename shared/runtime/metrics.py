@@ -22,10 +22,12 @@ import math
 import os
 import platform
 import resource
+from _thread import allocate_lock
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics, generate_latest
+from prometheus_client import values as _values
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from shared.capabilities import chat_params_for
@@ -73,6 +75,25 @@ _MULTIPROC_DIR = multiproc.multiproc_dir(os.environ)
 
 # Identical output in both modes: the multiprocess collector has no *_created series.
 disable_created_metrics()  # type: ignore[no-untyped-call]
+
+
+def _native_value_locks() -> None:
+    """Every metric value guarded by the interpreter's own lock, whatever ``threading`` is now.
+
+    prometheus_client takes ``threading.Lock`` for each value; in a gevent worker that name is
+    gevent's cooperative lock by the time the app is imported, and with a dozen updates per
+    request it showed as the largest new cost of the Flask stack (docs/load-testing.md, "What
+    the redesign cost"). An update never yields while holding its lock, so no other greenlet
+    can find it taken: the native lock is correct there, and it is the right one for real
+    threads (FastAPI's /metrics runs in a thread pool). Must run before the first metric exists;
+    the multiprocess value class keeps one lock of its own, so it is rebuilt too.
+    """
+    _values.Lock = allocate_lock  # type: ignore[assignment,attr-defined]
+    if _MULTIPROC_DIR is not None:
+        _values.ValueClass = _values.MultiProcessValue()  # type: ignore[no-untyped-call]
+
+
+_native_value_locks()
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 _ROUTE = ("stack", "route")
