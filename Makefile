@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
 .PHONY: install haproxy chromium tinyproxy agents systemd-analyze image-tools run test lint typecheck unit contract \
-	agent-tier rollout packaging bench bench-quick lock lock-upgrade lock-check dist image-test clean
+	agent-tier rollout packaging bench bench-quick bench-revisions lock lock-upgrade lock-check dist image-test clean
 
 # Locks (docs/deployment.md#locks): one file per environment, every pin with its hashes.
 #   locks/dev.txt      every extra: what `make install`/`make test`/`make run` put in .venv
@@ -195,6 +195,12 @@ bench: install haproxy
 
 bench-quick: install haproxy
 	$(BIN)/proxyctl bench --profile $(BENCH_PROFILES) --quick
+
+# Two revisions side by side, interleaved (docs/load-testing.md#two-revisions-side-by-side):
+# `make bench-revisions BEFORE=<rev> [AFTER=<rev>]` (AFTER: the working tree); ~12 min.
+bench-revisions: install
+	@test -n "$(BEFORE)" || { echo "make bench-revisions: set BEFORE=<git revision>"; exit 2; }
+	$(BIN)/python -m loadtests.bench.revisions $(BEFORE) $(AFTER)
 
 # uv, pinned, in a venv of its own: only `make lock` needs it.
 $(UV_STAMP):

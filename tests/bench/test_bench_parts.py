@@ -18,6 +18,7 @@ from loadtests.bench.profiles import PROFILES, SOAK, TARGETS, Run, quick
 from loadtests.bench.sampler import Sample
 from loadtests.bench.targets import Target
 from loadtests.stream_lines import anthropic_line, openai_line
+from proxyctl.procs import ROOT
 
 
 @pytest.mark.parametrize(
@@ -128,3 +129,16 @@ def test_unknown_profile_is_refused() -> None:
     )
     assert out.returncode == 2
     assert "unknown profile 'fastest'" in out.stderr and "overhead" in out.stderr
+
+
+def test_revision_report_gives_medians_and_the_after_before_ratio():
+    from loadtests.bench.revisions import Tree, report
+
+    def row(tree: str, rps: float) -> dict[str, object]:
+        return {"scenario": "chat", "stack": "flask", "tree": tree, "rps": rps, "p50_ms": 10.0,
+                "ttft_p50_ms": math.nan, "cpu_pct": 90.0, "failed": 0.0}  # fmt: skip
+
+    rows = [row("old", 100.0), row("old", 300.0), row("old", 200.0), row("new", 260.0), row("new", 240.0)]
+    text = report(rows, [Tree("old", ROOT), Tree("new", ROOT)], reps=3, seconds=15)
+    assert "| chat | flask | rps | 200.0 | 250.0 | 1.250 |" in text
+    assert "Failed requests over all runs: 0." in text
