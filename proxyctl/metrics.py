@@ -1,10 +1,18 @@
-"""Read the stacks' ``GET /metrics`` (Prometheus text format) when they have it.
+"""Read the stacks' ``GET /metrics`` (Prometheus text format): what ``status`` and ``promote`` judge.
 
-Only what ``status`` and ``promote`` need is kept, summed over every server of a stack
-and over all labels but ``le``: the request-duration and time-to-first-token histograms
-(cumulative bucket counts), request and 5xx counts, upstream retries, token refreshes
-and in-flight streams. A stack without ``/metrics`` (or an older build) yields ``None``
-and the callers fall back to HAProxy's counters.
+Only the ``aicore_proxy_*`` series the gates need are kept, summed over every server of a
+stack and over all labels but ``le``: requests by outcome, the latency, time-to-first-token,
+overhead and upstream time-to-first-byte histograms (cumulative bucket counts), retries,
+failed token fetches and open streams. A stack without them (an older build, or no
+``/metrics``) yields ``None``; ``status`` then falls back to HAProxy's counters and
+``promote`` refuses to start.
+
+**The failure share** is what the canary gates on: requests whose user did not get a good
+answer — ``stream_failed`` and ``stream_timed_out`` (the stream broke after its first byte:
+HTTP 200 in every access log and load balancer), ``proxy_failed``, and ``upstream_failed``
+answered with a 5xx — over every request but ``refused`` (the client's own mistake: bad
+input, wrong key) and ``client_gone`` (the client left). An upstream 4xx passed on (a 429,
+a 400 for what the client sent) hits both stacks alike and is not counted.
 """
 
 from __future__ import annotations
@@ -15,11 +23,31 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-__all__ = ["aggregate", "delta", "parse", "quantile", "scrape_stack"]
+__all__ = [
+    "FAILED_OUTCOMES",
+    "MID_STREAM_OUTCOMES",
+    "NOT_JUDGED_OUTCOMES",
+    "aggregate",
+    "delta",
+    "merge",
+    "parse",
+    "quantile",
+    "scrape_stack",
+]
 
-DURATION = "proxy_request_duration_seconds"
-TTFT = "proxy_ttft_seconds"
-SKIP_ROUTES = {"/health", "/metrics"}
+PREFIX = "aicore_proxy_"
+REQUESTS = f"{PREFIX}requests_total"
+# histogram name -> key in the aggregate
+HISTOGRAMS = {
+    f"{PREFIX}request_duration_seconds_bucket": "duration",
+    f"{PREFIX}time_to_first_token_seconds_bucket": "ttft",
+    f"{PREFIX}overhead_seconds_bucket": "overhead",
+    f"{PREFIX}upstream_time_to_first_byte_seconds_bucket": "upstream_ttfb",
+}
+MID_STREAM_OUTCOMES = frozenset(("stream_failed", "stream_timed_out"))
+FAILED_OUTCOMES = MID_STREAM_OUTCOMES | {"proxy_failed"}  # plus upstream_failed with a 5xx
+NOT_JUDGED_OUTCOMES = frozenset(("refused", "client_gone"))
+SKIP_ROUTES = {"/health", "/ready", "/metrics"}
 _LINE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?\s+(\S+)")
 _LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
 
@@ -43,38 +71,48 @@ def parse(text: str) -> list[Sample]:
     return out
 
 
+def _failed(outcome: str, code: str) -> bool:
+    return outcome in FAILED_OUTCOMES or (outcome == "upstream_failed" and code.startswith("5"))
+
+
 def aggregate(samples: list[Sample]) -> dict[str, Any] | None:
-    """One stack's numbers, or None when the text has none of our metrics."""
-    agg: dict[str, Any] = {
-        "duration": {},
-        "ttft": {},
-        "requests": 0.0,
-        "errors_5xx": 0.0,
-        "retries": 0.0,
-        "token_refreshes": 0.0,
-        "streams_in_flight": 0.0,
-    }
+    """One server's numbers, or None when the text has none of the ``aicore_proxy_*`` series."""
+    agg: dict[str, Any] = {key: {} for key in HISTOGRAMS.values()}
+    agg.update(
+        outcomes={},
+        requests=0.0,
+        judged=0.0,
+        failures=0.0,
+        mid_stream=0.0,
+        retries=0.0,
+        token_failures=0.0,
+        streams_in_flight=0.0,
+    )
     seen = False
     for name, labels, value in samples:
-        if labels.get("route") in SKIP_ROUTES:
-            continue
-        if name in (f"{DURATION}_bucket", f"{TTFT}_bucket"):
-            key = "duration" if name.startswith(DURATION) else "ttft"
-            le = labels.get("le", "+Inf")
-            agg[key][le] = agg[key].get(le, 0.0) + value
-        elif name in ("proxy_requests_total", "proxy_requests"):
-            agg["requests"] += value
-            if labels.get("status", "").startswith("5"):
-                agg["errors_5xx"] += value
-        elif name in ("proxy_upstream_retries_total", "proxy_upstream_retries"):
-            agg["retries"] += value
-        elif name in ("proxy_token_refreshes_total", "proxy_token_refreshes"):
-            agg["token_refreshes"] += value
-        elif name == "proxy_streams_in_flight":
-            agg["streams_in_flight"] += value
-        else:
+        if not name.startswith(PREFIX) or labels.get("route") in SKIP_ROUTES:
             continue
         seen = True
+        key = HISTOGRAMS.get(name)
+        if key is not None:
+            le = labels.get("le", "+Inf")
+            agg[key][le] = agg[key].get(le, 0.0) + value
+        elif name == REQUESTS:
+            outcome = labels.get("outcome", "")
+            agg["outcomes"][outcome] = agg["outcomes"].get(outcome, 0.0) + value
+            agg["requests"] += value
+            if outcome not in NOT_JUDGED_OUTCOMES:
+                agg["judged"] += value
+            if _failed(outcome, labels.get("code", "")):
+                agg["failures"] += value
+            if outcome in MID_STREAM_OUTCOMES:
+                agg["mid_stream"] += value
+        elif name == f"{PREFIX}upstream_retries_total":
+            agg["retries"] += value
+        elif name == f"{PREFIX}token_fetches_total" and labels.get("result") == "failed":
+            agg["token_failures"] += value
+        elif name == f"{PREFIX}streams_in_flight":
+            agg["streams_in_flight"] += value
     return agg if seen else None
 
 

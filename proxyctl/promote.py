@@ -1,15 +1,21 @@
 """``proxyctl promote``: an automated canary in the manner of Flagger / Argo Rollouts.
 
-For each step: set the FastAPI weight, hold, and compare FastAPI with Flask over the
-hold window. Checked every ``--interval`` during the hold: FastAPI's error rate (5xx
-share, once it has ``--min-requests``) and HAProxy's health checks of the FastAPI
-servers. Checked at the end of the hold: enough FastAPI requests, and latency —
-p95 (and p95 time-to-first-token) from the stacks' ``/metrics`` histograms when both
-stacks have them, else HAProxy's average response time — at most
-``--max-latency-ratio`` times Flask's (latencies under ``--latency-floor`` count as the
-floor, so a few milliseconds of noise cannot fail a step). At 100 % Flask has no
-traffic; its latency from the previous step is the baseline. Any breach sets the
-FastAPI weight to 0 at once and exits 1; Ctrl-C also rolls back (exit 130).
+Before the first step it checks that both stacks are healthy and scraped — every server UP
+in HAProxy, ``GET /ready`` 200 on each, and ``aicore_proxy_*`` series in each stack's
+``/metrics`` — and refuses to start otherwise (exit 2): a canary that cannot see the stacks
+would pass anything. Then, for each step: set the FastAPI weight, hold, and compare FastAPI
+with Flask over the hold window (docs/rollout.md lists every gate and its default).
+
+Checked every ``--interval`` during the hold: FastAPI's failure share — requests whose user
+got no good answer, streams that broke after their first byte included
+(:mod:`proxyctl.metrics`) — once it has ``--min-requests``, and HAProxy's health checks of
+the FastAPI servers. Checked at the end of the hold: enough FastAPI requests, then each
+FastAPI/Flask ratio: p95 latency (``--max-latency-ratio``), p50 and p95 time to first token
+(``--max-ttft-ratio``), p50 and p95 of the proxy's own overhead (``--max-overhead-ratio``).
+Values under a floor count as the floor (``--latency-floor``, ``--overhead-floor``), so a
+few milliseconds of noise cannot fail a step. At 100 % Flask has no traffic; its numbers
+from the previous step are the baseline. Any breach sets the FastAPI weight to 0 at once
+and exits 1; Ctrl-C also rolls back (exit 130).
 """
 
 from __future__ import annotations
@@ -23,9 +29,18 @@ from typing import Any
 from proxyctl.haproxy import Runtime
 from proxyctl.rollout import apply_percent
 from proxyctl.runstate import CliError, RunDir, add_common, add_socket
-from proxyctl.status import connect, take_snapshot, window_stats
+from proxyctl.status import connect, direct_health, take_snapshot, window_stats
 
-__all__ = ["add_parser", "judge", "run"]
+__all__ = ["COMPARED", "add_parser", "judge", "preflight", "run"]
+
+# The end-of-hold comparisons: (stats key, ratio option, floor option).
+COMPARED = (
+    ("p95_s", "max_latency_ratio", "latency_floor"),
+    ("ttft_p50_s", "max_ttft_ratio", "latency_floor"),
+    ("ttft_p95_s", "max_ttft_ratio", "latency_floor"),
+    ("overhead_p50_s", "max_overhead_ratio", "overhead_floor"),
+    ("overhead_p95_s", "max_overhead_ratio", "overhead_floor"),
+)
 
 
 def duration_arg(text: str) -> float:
@@ -72,10 +87,24 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     add_socket(p)
     p.add_argument("--steps", type=steps_arg, default=[10, 50, 100], help="percentages (default 10,50,100)")
     p.add_argument("--hold", type=duration_arg, default=60.0, help="time at each step (default 60s)")
-    p.add_argument("--max-error-rate", type=rate_arg, default=0.01, help="FastAPI 5xx share (default 1%%)")
-    p.add_argument("--max-latency-ratio", type=ratio_arg, default=1.25, help="FastAPI/Flask latency (default 1.25)")
+    p.add_argument(
+        "--max-failure-rate",
+        "--max-error-rate",
+        dest="max_failure_rate",
+        type=rate_arg,
+        default=0.01,
+        help="FastAPI failure share, mid-stream failures included (default 1%%)",
+    )
     p.add_argument("--min-requests", type=int, default=20, help="FastAPI requests needed per step (default 20)")
-    p.add_argument("--latency-floor", type=duration_arg, default=0.05, help="latencies below count as this (50ms)")
+    p.add_argument("--max-latency-ratio", type=ratio_arg, default=1.25, help="FastAPI/Flask p95 latency (default 1.25)")
+    p.add_argument(
+        "--max-ttft-ratio", type=ratio_arg, default=1.25, help="FastAPI/Flask time to first token, p50 and p95 (1.25)"
+    )
+    p.add_argument(
+        "--max-overhead-ratio", type=ratio_arg, default=1.5, help="FastAPI/Flask proxy overhead, p50 and p95 (1.5)"
+    )
+    p.add_argument("--latency-floor", type=duration_arg, default=0.05, help="latency/TTFT below count as this (50ms)")
+    p.add_argument("--overhead-floor", type=duration_arg, default=0.01, help="overhead below counts as this (10ms)")
     p.add_argument("--interval", type=duration_arg, default=5.0, help="check period during a hold (default 5s)")
     p.set_defaults(func=run)
 
@@ -90,10 +119,12 @@ def judge(
 ) -> str | None:
     """The reason for a breach, or None."""
     fa, fl = stats["fastapi"], stats["flask"]
-    if fa["requests"] >= max(args.min_requests, 1) and fa["error_rate"] > args.max_error_rate:
+    if fa["requests"] >= max(args.min_requests, 1) and (fa["failure_rate"] or 0.0) > args.max_failure_rate:
+        mid = fa.get("mid_stream_failures")
+        where = f", {mid} of them mid-stream" if mid else ""
         return (
-            f"FastAPI error rate {100 * fa['error_rate']:.2f}% ({fa['errors']}/{fa['requests']}) > "
-            f"{100 * args.max_error_rate:.2f}% (Flask: {fl['errors']}/{fl['requests']})"
+            f"FastAPI failure rate {100 * fa['failure_rate']:.2f}% ({fa['failures']}/{fa['requests']}{where}) > "
+            f"{100 * args.max_failure_rate:.2f}% (Flask: {fl['failures']}/{fl['requests']})"
         )
     if not final:
         return None
@@ -102,19 +133,33 @@ def judge(
             f"only {fa['requests']} FastAPI requests during the hold (--min-requests {args.min_requests}); "
             "not enough traffic to judge — hold longer or lower --min-requests"
         )
-    flask_p95 = fl["p95_s"] if fl["requests"] else baseline.get("p95_s")
-    keys = ["p95_s", "ttft_p95_s"] if fa["p95_s"] is not None and flask_p95 is not None else ["avg_s"]
-    for key in keys:
-        ref = fl[key] if fl["requests"] and fl[key] is not None else baseline.get(key)
-        if fa[key] is None or ref is None:
+    with_metrics = fa.get("source") == "metrics" and (fl.get("source") == "metrics" or not fl["requests"])
+    compared = COMPARED if with_metrics else (("avg_s", "max_latency_ratio", "latency_floor"),)
+    for key, ratio_name, floor_name in compared:
+        ref = fl[key] if fl["requests"] and fl.get(key) is not None else baseline.get(key)
+        if fa.get(key) is None or ref is None:
             continue
-        limit = args.max_latency_ratio * max(ref, args.latency_floor)
-        if fa[key] > limit:
+        ratio, floor = getattr(args, ratio_name), getattr(args, floor_name)
+        if max(fa[key], floor) > ratio * max(ref, floor):
             return (
-                f"FastAPI {key[:-2]} {fa[key] * 1000:.0f}ms > {args.max_latency_ratio} x Flask "
-                f"{ref * 1000:.0f}ms (floor {args.latency_floor * 1000:.0f}ms)"
+                f"FastAPI {key[:-2]} {fa[key] * 1000:.1f}ms > {ratio} x Flask {ref * 1000:.1f}ms "
+                f"(floor {floor * 1000:.0f}ms)"
             )
     return None
+
+
+def preflight(rt: Runtime, snapshot: dict[str, Any]) -> str | None:
+    """Why the stacks cannot be judged (None: both healthy and scraped)."""
+    problems = []
+    for row in rt.servers():
+        if not row["status"].startswith("UP"):
+            problems.append(f"{row['svname']} is {row['status']} in HAProxy")
+        elif (ready := direct_health(row["addr"], path="/ready")) != "200":
+            problems.append(f"{row['svname']} ({row['addr']}) answers GET /ready with {ready}")
+    for stack, found in (snapshot.get("metrics") or {}).items():
+        if found is None:
+            problems.append(f"the {stack} stack serves no aicore_proxy_* metrics on GET /metrics")
+    return "; ".join(problems) or None
 
 
 def _down_servers(rt: Runtime) -> list[str]:
@@ -135,11 +180,12 @@ def _hold(rd: RunDir, rt: Runtime, step: int, args: argparse.Namespace, baseline
             raise CliError(f"the FastAPI weight was changed to {current}% by someone else; promote stops here", 3)
         stats = window_stats(start, now)
         fa, fl = stats["fastapi"], stats["flask"]
-        rate = "n/a" if fa["error_rate"] is None else f"{100 * fa['error_rate']:.2f}%"
+        rate = "n/a" if fa["failure_rate"] is None else f"{100 * fa['failure_rate']:.2f}%"
         print(
-            f"  {time.monotonic() - t0:5.1f}s  fastapi {fa['requests']} req, {rate} 5xx, p95 {_fmt(fa, 'p95_s')}, "
-            f"avg {_fmt(fa, 'avg_s')} | flask {fl['requests']} req, {fl['errors']} 5xx, p95 {_fmt(fl, 'p95_s')}, "
-            f"avg {_fmt(fl, 'avg_s')}",
+            f"  {time.monotonic() - t0:5.1f}s  fastapi {fa['requests']} req, {rate} failed "
+            f"({fa['mid_stream_failures']} mid-stream), p95 {_fmt(fa, 'p95_s')}, TTFT p95 {_fmt(fa, 'ttft_p95_s')}, "
+            f"overhead p95 {_fmt(fa, 'overhead_p95_s')} | flask {fl['requests']} req, {fl['failures']} failed, "
+            f"p95 {_fmt(fl, 'p95_s')}, TTFT p95 {_fmt(fl, 'ttft_p95_s')}, overhead p95 {_fmt(fl, 'overhead_p95_s')}",
             flush=True,
         )
         down = _down_servers(rt)
@@ -148,8 +194,8 @@ def _hold(rd: RunDir, rt: Runtime, step: int, args: argparse.Namespace, baseline
         if reason or final:
             if final:
                 rd.add_snapshot(now)
-                for key in ("p95_s", "ttft_p95_s", "avg_s"):
-                    if fl["requests"] and fl[key] is not None:
+                for key in (*(c[0] for c in COMPARED), "avg_s"):
+                    if fl["requests"] and fl.get(key) is not None:
                         baseline[key] = fl[key]
             return reason
 
@@ -158,6 +204,9 @@ def run(args: argparse.Namespace) -> int:
     if args.min_requests < 0:
         raise CliError("--min-requests must be 0 or more")
     rd, rt = connect(args)
+    problem = preflight(rt, take_snapshot(rt))
+    if problem:
+        raise CliError(f"promote refused before the first step: {problem}", 2)
     with open(rd.file("promote.lock"), "w") as lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)

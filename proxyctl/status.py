@@ -1,12 +1,14 @@
 """``proxyctl status``: weights, health and per-stack numbers over a recent window.
 
-Numbers come from counter *snapshots*: HAProxy's ``show stat`` (requests, 5xx and
-average response times per server, always there) plus each stack's ``/metrics``
-histograms when the stacks serve them (p50/p95 latency and p95 time-to-first-token;
-"n/a" otherwise). Every ``status`` stores its snapshot in the run directory; the window
-is measured against the newest stored snapshot at least ``--window`` seconds old (or
-the oldest one there is), and when there is none ``status`` samples for ``--sample``
-seconds.
+Numbers come from counter *snapshots*: each stack's ``/metrics`` (``aicore_proxy_*``:
+requests by outcome, the failure share — mid-stream failures included — and p50/p95 of
+latency, time to first token and the proxy's own overhead; :mod:`proxyctl.metrics` says
+what counts as a failure), plus HAProxy's ``show stat`` (requests, 5xx and average response
+time per server, always there; the fallback when a stack serves no metrics). The
+FastAPI/Flask ratios of those quantiles are what ``promote`` gates on. Every ``status``
+stores its snapshot in the run directory; the window is measured against the newest stored
+snapshot at least ``--window`` seconds old (or the oldest one there is), and when there is
+none ``status`` samples for ``--sample`` seconds.
 """
 
 from __future__ import annotations
@@ -23,10 +25,21 @@ from proxyctl import metrics
 from proxyctl.haproxy import BACKEND, STACKS, Runtime
 from proxyctl.runstate import CliError, RunDir, add_common, add_socket
 
-__all__ = ["add_parser", "connect", "direct_health", "run", "take_snapshot", "window_stats"]
+__all__ = ["RATIO_KEYS", "add_parser", "connect", "direct_health", "ratios", "run", "take_snapshot", "window_stats"]
 
 PROXIES = (BACKEND, "be_flask", "be_fastapi")
 COUNTERS = ("req_tot", "hrsp_5xx", "eresp", "econ")
+# The quantiles compared FastAPI/Flask: (key, histogram in the metrics aggregate, q).
+QUANTILES = (
+    ("p50_s", "duration", 0.5),
+    ("p95_s", "duration", 0.95),
+    ("ttft_p50_s", "ttft", 0.5),
+    ("ttft_p95_s", "ttft", 0.95),
+    ("overhead_p50_s", "overhead", 0.5),
+    ("overhead_p95_s", "overhead", 0.95),
+    ("upstream_ttfb_p50_s", "upstream_ttfb", 0.5),
+)
+RATIO_KEYS = ("p95_s", "ttft_p50_s", "ttft_p95_s", "overhead_p50_s", "overhead_p95_s")
 
 
 def connect(args: argparse.Namespace) -> tuple[RunDir, Runtime]:
@@ -59,10 +72,16 @@ def take_snapshot(rt: Runtime, with_metrics: bool = True) -> dict[str, Any]:
 
 
 def window_stats(before: dict[str, Any], after: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Per stack over the window between two snapshots."""
+    """Per stack over the window between two snapshots.
+
+    ``requests``/``failures`` come from the stack's metrics when it serves them (the
+    failure share of :mod:`proxyctl.metrics`), plus the exchanges HAProxy itself turned
+    into a 502/503 (the request never reached a record); otherwise from HAProxy alone
+    (5xx answers). ``source`` says which.
+    """
     out: dict[str, dict[str, Any]] = {}
     for stack in STACKS:
-        requests = errors = 0
+        answered = errors_5xx = lost = 0
         weighted_ms = 0.0
         for key, now in after["servers"].items():
             if now["stack"] != stack:
@@ -71,39 +90,51 @@ def window_stats(before: dict[str, Any], after: dict[str, Any]) -> dict[str, dic
             if old is None or now["req_tot"] < old["req_tot"] or before.get("haproxy_pid") != after.get("haproxy_pid"):
                 # a new server, or HAProxy reloaded/restarted (counters start again at zero)
                 old = {k: 0 for k in COUNTERS}
-            # req_tot counts answered requests; HAProxy's own 502/503 for a failed exchange are eresp/econ
-            n = sum(now[k] - old[k] for k in ("req_tot", "eresp", "econ"))
-            requests += n
-            # 5xx answers of the server plus failed exchanges HAProxy turned into its own 502/503
-            errors += sum(now[k] - old[k] for k in ("hrsp_5xx", "eresp", "econ"))
+            n = now["req_tot"] - old["req_tot"]
+            answered += n
+            errors_5xx += now["hrsp_5xx"] - old["hrsp_5xx"]
+            # failed exchanges HAProxy answered with its own 502/503
+            lost += sum(now[k] - old[k] for k in ("eresp", "econ"))
             weighted_ms += n * now["ttime"]
         st: dict[str, Any] = {
-            "requests": requests,
-            "errors": errors,
-            "error_rate": errors / requests if requests else None,
-            "avg_s": weighted_ms / requests / 1000 if requests else None,
-            "p50_s": None,
-            "p95_s": None,
-            "ttft_p95_s": None,
+            "source": "haproxy",
+            "requests": answered + lost,
+            "failures": errors_5xx + lost,
+            "mid_stream_failures": None,
+            "retries": None,
+            "token_failures": None,
+            "avg_s": weighted_ms / answered / 1000 if answered else None,
             "streams_in_flight": None,
+            **{key: None for key, _, _ in QUANTILES},
         }
         m_now = (after.get("metrics") or {}).get(stack)
         if m_now:
             m = metrics.delta(m_now, (before.get("metrics") or {}).get(stack))
             st.update(
-                p50_s=metrics.quantile(0.5, m["duration"]),
-                p95_s=metrics.quantile(0.95, m["duration"]),
-                ttft_p95_s=metrics.quantile(0.95, m["ttft"]),
+                source="metrics",
+                requests=int(m["judged"]) + lost,
+                failures=int(m["failures"]) + lost,
+                mid_stream_failures=int(m["mid_stream"]),
+                retries=int(m["retries"]),
+                token_failures=int(m["token_failures"]),
                 streams_in_flight=m["streams_in_flight"],
-                retries=m["retries"],
+                **{key: metrics.quantile(q, m[hist]) for key, hist, q in QUANTILES},
             )
+        st["failure_rate"] = st["failures"] / st["requests"] if st["requests"] else None
         out[stack] = st
     return out
 
 
-def direct_health(addr: str, timeout: float = 2.0) -> str:
+def ratios(stacks: dict[str, dict[str, Any]]) -> dict[str, float | None]:
+    """FastAPI/Flask of each compared quantile (None where either has no data)."""
+    fa, fl = stacks["fastapi"], stacks["flask"]
+    return {key: (fa[key] / fl[key] if fa.get(key) is not None and fl.get(key) else None) for key in RATIO_KEYS}
+
+
+def direct_health(addr: str, timeout: float = 2.0, path: str = "/health") -> str:
+    """The status code of ``GET path`` on one server, or ``down (why)``."""
     try:
-        with urllib.request.urlopen(f"http://{addr}/health", timeout=timeout) as resp:
+        with urllib.request.urlopen(f"http://{addr}{path}", timeout=timeout) as resp:
             return str(resp.status)
     except urllib.error.HTTPError as err:
         return str(err.code)
@@ -144,6 +175,7 @@ def report(rd: RunDir, rt: Runtime, window: float, sample: float) -> dict[str, A
                 "weight": int(row["weight"] or 0),
                 "haproxy": f"{row['status']} {row['check_status']}".strip(),
                 "health": direct_health(row["addr"]),
+                "ready": direct_health(row["addr"], path="/ready"),
             }
         )
     stacks = window_stats(before, now)
@@ -154,6 +186,7 @@ def report(rd: RunDir, rt: Runtime, window: float, sample: float) -> dict[str, A
         "window_s": round(now["t"] - before["t"], 1),
         "latency_source": "metrics" if all((now.get("metrics") or {}).get(s) for s in STACKS) else "haproxy",
         "stacks": stacks,
+        "ratios": ratios(stacks),
     }
 
 
@@ -161,28 +194,38 @@ def _ms(v: float | None) -> str:
     return "n/a" if v is None else f"{v * 1000:.0f}ms"
 
 
+def _pair(st: dict[str, Any], key: str) -> str:
+    return f"{_ms(st[f'{key}_p50_s'])}/{_ms(st[f'{key}_p95_s'])}"
+
+
 def render(doc: dict[str, Any]) -> str:
     lines = [f"rollout: FastAPI {doc['fastapi_percent']}% of new requests (persisted: {doc['persisted_percent']}%)", ""]
-    lines.append(f"{'server':<12} {'stack':<8} {'address':<22} {'weight':>6}  {'haproxy check':<16} direct /health")
+    lines.append(f"{'server':<12} {'stack':<8} {'address':<22} {'weight':>6}  {'haproxy check':<16} /health /ready")
     for s in doc["servers"]:
         lines.append(
-            f"{s['name']:<12} {s['stack']:<8} {s['addr']:<22} {s['weight']:>6}  {s['haproxy']:<16} {s['health']}"
+            f"{s['name']:<12} {s['stack']:<8} {s['addr']:<22} {s['weight']:>6}  {s['haproxy']:<16} "
+            f"{s['health']:<7} {s['ready']}"
         )
     lines += [
         "",
-        f"last {doc['window_s']:.0f}s (latency from {doc['latency_source']}; HAProxy avg = mean of last 1024)",
+        f"last {doc['window_s']:.0f}s (from {doc['latency_source']}; failures = no good answer, mid-stream "
+        "included; p50/p95)",
     ]
     lines.append(
-        f"{'stack':<8} {'requests':>8} {'5xx':>5} {'error%':>7} {'p50':>7} {'p95':>7} {'TTFT p95':>9} "
-        f"{'HAProxy avg':>11} {'streams open':>12}"
+        f"{'stack':<8} {'requests':>8} {'failed':>6} {'fail%':>6} {'mid-stream':>10} {'latency':>13} "
+        f"{'TTFT':>13} {'overhead':>13} {'HAProxy avg':>11} {'streams open':>12}"
     )
     for name, st in doc["stacks"].items():
-        rate = "n/a" if st["error_rate"] is None else f"{100 * st['error_rate']:.2f}%"
+        rate = "n/a" if st["failure_rate"] is None else f"{100 * st['failure_rate']:.2f}%"
+        mid = "n/a" if st["mid_stream_failures"] is None else str(st["mid_stream_failures"])
         open_ = "n/a" if st["streams_in_flight"] is None else f"{st['streams_in_flight']:.0f}"
+        latency = f"{_ms(st['p50_s'])}/{_ms(st['p95_s'])}"
         lines.append(
-            f"{name:<8} {st['requests']:>8} {st['errors']:>5} {rate:>7} {_ms(st['p50_s']):>7} "
-            f"{_ms(st['p95_s']):>7} {_ms(st['ttft_p95_s']):>9} {_ms(st['avg_s']):>11} {open_:>12}"
+            f"{name:<8} {st['requests']:>8} {st['failures']:>6} {rate:>6} {mid:>10} {latency:>13} "
+            f"{_pair(st, 'ttft'):>13} {_pair(st, 'overhead'):>13} {_ms(st['avg_s']):>11} {open_:>12}"
         )
+    shown = [f"{key.removesuffix('_s')} {value:.2f}" for key, value in doc["ratios"].items() if value is not None]
+    lines.append("FastAPI/Flask: " + (", ".join(shown) if shown else "n/a (needs both stacks' metrics and traffic)"))
     return "\n".join(lines)
 
 

@@ -66,15 +66,16 @@ def test_status_reports_weights_health_and_per_stack_numbers(cluster: Cluster) -
     doc = json.loads(ok(cluster.run_dir, "status", "--json", "--window", "60"))
     assert doc["fastapi_percent"] == 50 and doc["persisted_percent"] == 50
     assert {s["stack"] for s in doc["servers"]} == {"flask", "fastapi"}
-    assert all(s["haproxy"] == "UP L7OK" and s["health"] == "200" for s in doc["servers"])
+    assert all(s["haproxy"] == "UP L7OK" and s["health"] == "200" and s["ready"] == "200" for s in doc["servers"])
     flask, fastapi = doc["stacks"]["flask"], doc["stacks"]["fastapi"]
     assert flask["requests"] + fastapi["requests"] == 203
     assert abs(flask["requests"] - fastapi["requests"]) <= 3
-    assert flask["error_rate"] == 0 and fastapi["error_rate"] == 0
+    assert flask["failure_rate"] == 0 and fastapi["failure_rate"] == 0
     assert fastapi["avg_s"] is not None
-    if doc["latency_source"] == "metrics":  # the stacks serve /metrics: histograms give percentiles
-        assert fastapi["p50_s"] is not None and fastapi["p95_s"] >= fastapi["p50_s"]
-    else:
-        assert fastapi["p95_s"] is None
+    # both stacks serve aicore_proxy_* metrics: outcomes and histograms, not HAProxy's counters
+    assert doc["latency_source"] == "metrics" and fastapi["source"] == flask["source"] == "metrics"
+    assert fastapi["p50_s"] is not None and fastapi["p95_s"] >= fastapi["p50_s"]
+    assert fastapi["mid_stream_failures"] == 0 and fastapi["overhead_p50_s"] is not None
+    assert doc["ratios"]["p95_s"] is not None
     text = ok(cluster.run_dir, "status", "--window", "60")
-    assert "FastAPI 50% of new requests" in text and "flask_1" in text and "TTFT p95" in text
+    assert "FastAPI 50% of new requests" in text and "flask_1" in text and "TTFT" in text and "FastAPI/Flask: " in text
