@@ -8,8 +8,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install haproxy chromium tinyproxy agents systemd-analyze image-tools run test lint typecheck unit contract \
-	agent-tier rollout packaging bench bench-quick bench-revisions lock lock-upgrade lock-check dist image-test clean
+.PHONY: install haproxy chromium tinyproxy agents systemd-analyze prometheus image-tools run test lint typecheck unit contract \
+	agent-tier rollout prometheus-tier packaging bench bench-quick bench-revisions lock lock-upgrade lock-check dist image-test clean
 
 # Locks (docs/deployment.md#locks): one file per environment, every pin with its hashes.
 #   locks/dev.txt      every extra: what `make install`/`make test`/`make run` put in .venv
@@ -138,13 +138,21 @@ image-tools:
 	  $(call apt_install,buildah debootstrap,make image-test fails); \
 	fi
 
+# Prometheus (the Debian package: prometheus and promtool) for tests/prometheus.
+prometheus:
+	@if command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1; then \
+	  :; \
+	else \
+	  $(call apt_install,prometheus,tests/prometheus is skipped); \
+	fi
+
 # `make run` starts FastAPI at 10 % (`make run FASTAPI_WEIGHT=50`); a bare `proxyctl up`
 # restores the share last set instead (.run/rollout.json).
 FASTAPI_WEIGHT ?= 10
 run: install haproxy
 	$(BIN)/proxyctl up --fastapi-weight $(FASTAPI_WEIGHT)
 
-test: install haproxy chromium tinyproxy agents systemd-analyze lint typecheck
+test: install haproxy chromium tinyproxy agents systemd-analyze prometheus lint typecheck
 	$(BIN)/python -m pytest -q
 
 lint: install
@@ -166,6 +174,10 @@ agent-tier: install agents
 
 rollout: install haproxy
 	$(BIN)/python -m pytest -q tests/rollout
+
+# A real Prometheus scraping both stacks; promtool over deploy/prometheus.
+prometheus-tier: install haproxy prometheus
+	$(BIN)/python -m pytest -q tests/prometheus
 
 # The wheel in clean venvs (each lock alone; `proxyctl up`/parity/down from the installed wheel),
 # the locks against pyproject.toml and `make lock` reproduced, the server settings, the units.
