@@ -96,7 +96,8 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         path = self.path.partition("?")[0]
-        state.seen.append({"method": "POST", "path": path, "headers": {k.lower(): v for k, v in self.headers.items()}})
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        state.seen.append({"method": "POST", "path": path, "headers": headers, "body": body})
         if path == TOKEN_PATH:
             self._json({"access_token": "tok", "expires_in": 3600, "token_type": "bearer"}, Encoder(state.coding))
         elif path == CHAT_PATH:

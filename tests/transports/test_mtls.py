@@ -23,6 +23,8 @@ from shared.wire import ClientCert, UpstreamRequest
 from tests.transports.driving import KINDS, error_of, make_core, run
 from tests.transports.servers import TOKEN_PATH, serve
 
+CLIENT_ID = "c"  # tests/transports/driving.py make_core's service key
+
 
 @pytest.fixture(scope="module")
 def server_ca() -> trustme.CA:
@@ -61,9 +63,15 @@ def token_server(server_ca: trustme.CA, key_ca: trustme.CA):
 
 
 def with_certificate(monkeypatch: pytest.MonkeyPatch, cert: ClientCert | None) -> None:
-    """Token calls carry ``cert``, as the core describes them for an X.509 service key."""
+    """Token calls made as the core makes them for an X.509 service key (form body, no secret), with ``cert``."""
     plain = TokenCache.fetch_request
-    monkeypatch.setattr(TokenCache, "fetch_request", lambda self: replace(plain(self), client_cert=cert))
+
+    def x509_request(self: TokenCache) -> UpstreamRequest:
+        sub = self.sub_account
+        key = replace(sub.service_key, clientsecret=None, certificate="PEM", key="PEM")
+        return replace(plain(TokenCache(replace(sub, service_key=key))), client_cert=cert)
+
+    monkeypatch.setattr(TokenCache, "fetch_request", x509_request)
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -75,6 +83,10 @@ def test_the_token_call_presents_the_service_keys_certificate(kind, monkeypatch,
     assert status == 200, body
     assert [s["path"] for s in token_server.seen] == [TOKEN_PATH]
     assert len(token_server.client_certs) == 1  # the handshake carried the key's certificate
+    # the client credentials travel in the form body, not as a secret (XSUAA answers 401 without them)
+    assert token_server.seen[0]["body"] == b"grant_type=client_credentials&client_id=" + CLIENT_ID.encode()
+    assert token_server.seen[0]["headers"]["content-type"] == "application/x-www-form-urlencoded"
+    assert "authorization" not in token_server.seen[0]["headers"]
     assert inference.seen[0]["headers"]["authorization"] == "Bearer tok"
 
 
