@@ -149,8 +149,9 @@ prometheus:
 # `make run` starts FastAPI at 10 % (`make run FASTAPI_WEIGHT=50`); a bare `proxyctl up`
 # restores the share last set instead (.run/rollout.json).
 FASTAPI_WEIGHT ?= 10
-run: install haproxy
-	$(BIN)/proxyctl up --fastapi-weight $(FASTAPI_WEIGHT)
+# `make run PROMETHEUS=1` also starts Prometheus on 9090 scraping both stacks with the shipped rules.
+run: install haproxy $(if $(PROMETHEUS),prometheus)
+	$(BIN)/proxyctl up --fastapi-weight $(FASTAPI_WEIGHT) $(if $(PROMETHEUS),--prometheus)
 
 test: install haproxy chromium tinyproxy agents systemd-analyze prometheus lint typecheck
 	$(BIN)/python -m pytest -q

@@ -1,5 +1,8 @@
 """``proxyctl up``: the simulator (without --config), both stacks and HAProxy in front.
 
+``--prometheus`` also starts Prometheus scraping both stacks with the shipped rules
+(:mod:`proxyctl.prometheus`): ``make run PROMETHEUS=1`` shows a live comparison.
+
 With ``--flask-servers``/``--fastapi-servers`` it starts only HAProxy, fronting those
 fleets. Everything is health-checked before ``up`` reports ready: each local stack on
 ``/health``, then HAProxy's own checks of every server. In the foreground Ctrl-C or
@@ -19,6 +22,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from proxyctl import prometheus
 from proxyctl.haproxy import Runtime, find_binary, parse_servers, render_config, servers_for, split_weights
 from proxyctl.procs import (
     ROOT,
@@ -74,6 +78,15 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--fastapi-servers", metavar="HOST:PORT,...", help="front these FastAPI servers")
     p.add_argument("--ready-timeout", type=float, default=30.0, help="seconds to wait for health checks")
     p.add_argument(
+        "--prometheus",
+        action="store_true",
+        help="also start Prometheus (the Debian package) scraping both stacks with deploy/prometheus/rules.yml",
+    )
+    p.add_argument("--prometheus-port", type=port_arg, default=9090, help="Prometheus' web UI and API (default 9090)")
+    p.add_argument(
+        "--prometheus-interval", type=float, default=5.0, metavar="SECONDS", help="scrape and rule interval (5)"
+    )
+    p.add_argument(
         "--print-haproxy-config",
         action="store_true",
         help="print the HAProxy config these options give (socket and state file in --run-dir) and start "
@@ -102,6 +115,12 @@ def _check(args: argparse.Namespace, rd: RunDir) -> tuple[str, list[int]]:
         raise CliError(f"already up in {rd.path}: {names}. Run `proxyctl down` first, or use another --run-dir")
     binary = find_binary()
     ports = [args.haproxy_port, args.admin_port]
+    if args.prometheus:
+        if prometheus.find_binary() is None:
+            raise CliError("--prometheus: no prometheus binary (`make prometheus` or `apt-get install prometheus`)")
+        if args.prometheus_interval <= 0:
+            raise CliError("--prometheus-interval must be positive")
+        ports.append(args.prometheus_port)
     if not fleets:
         ports += [args.flask_port, args.fastapi_port] + ([] if args.config else [args.sim_port])
     if len(set(ports)) != len(ports):
@@ -110,7 +129,7 @@ def _check(args: argparse.Namespace, rd: RunDir) -> tuple[str, list[int]]:
     if busy:
         raise CliError(
             f"port(s) {', '.join(map(str, busy))} already in use; stop what runs there or pick others "
-            "(--haproxy-port/--admin-port/--flask-port/--fastapi-port/--sim-port)"
+            "(--haproxy-port/--admin-port/--flask-port/--fastapi-port/--sim-port/--prometheus-port)"
         )
     return binary, ports
 
@@ -154,6 +173,22 @@ def _start_local(args: argparse.Namespace, rd: RunDir, services: list[Service]) 
         services.append(start_service(name, argv, health, rd.logs, {**env, **extra}, detach=True))
         print(f"{name:<14} http://127.0.0.1:{port}")
     return [f"127.0.0.1:{args.flask_port}"], [f"127.0.0.1:{args.fastapi_port}"], key
+
+
+def _start_prometheus(args: argparse.Namespace, rd: RunDir, stacks: dict[str, list[str]]) -> Service:
+    binary = prometheus.find_binary()
+    assert binary is not None  # checked before anything started
+    cfg = rd.file("prometheus.yml")
+    cfg.write_text(prometheus.config(stacks, args.prometheus_interval))
+    url = f"http://127.0.0.1:{args.prometheus_port}"
+    argv = [
+        binary, f"--config.file={cfg}", f"--storage.tsdb.path={rd.file('prometheus-data')}",
+        f"--web.listen-address=127.0.0.1:{args.prometheus_port}", "--log.level=warn",
+    ]  # fmt: skip
+    service = start_service("prometheus", argv, f"{url}/-/ready", rd.logs, detach=True)
+    rules = "deploy/prometheus/rules.yml" if prometheus.RULES.is_file() else "no rules (not in a source tree)"
+    print(f"prometheus     {url}  (scraping both stacks every {args.prometheus_interval:g}s; {rules})")
+    return service
 
 
 def _print_haproxy_config(args: argparse.Namespace, rd: RunDir, percent: int) -> int:
@@ -220,6 +255,8 @@ def run(args: argparse.Namespace) -> int:
         )
         rt = Runtime(rd.socket)
         _wait_checked(rt, args.ready_timeout)
+        if args.prometheus:
+            services.append(_start_prometheus(args, rd, {"flask": flask, "fastapi": fastapi}))
         rt.save_state(state_file)
         rd.write_weight(percent, "up")
         rd.write_state(_state_doc(args, services, front, ports, [asdict(s) for s in servers]))

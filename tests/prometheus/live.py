@@ -4,18 +4,16 @@ Used by ``tests/prometheus/test_prometheus.py`` and runnable by hand —
 ``python -m tests.prometheus.live`` — to print every rule's and dashboard query's result
 (the numbers in docs/operations.md came from such a run).
 
-What runs: ``proxyctl up --detach --workers 2`` (the simulator, gunicorn+gevent and
-uvicorn with ``PROMETHEUS_MULTIPROC_DIR`` each, HAProxy), then the Debian ``prometheus``
-server with a generated config that scrapes every second the two stacks' servers directly
-(as docs/operations.md recommends: not through the frontend) and loads
-``deploy/prometheus/rules.yml`` with a one-second evaluation interval.
+What runs: ``proxyctl up --detach --workers 2 --prometheus --prometheus-interval 1`` —
+the simulator, gunicorn+gevent and uvicorn with ``PROMETHEUS_MULTIPROC_DIR`` each, HAProxy,
+and the Debian ``prometheus`` server scraping the two stacks' servers directly every second
+(as docs/operations.md recommends: not through the frontend) and evaluating
+``deploy/prometheus/rules.yml`` as often.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 import sys
 import time
 import urllib.parse
@@ -29,6 +27,7 @@ from typing import Any
 import httpx
 
 from proxyctl.procs import ROOT, free_port
+from proxyctl.prometheus import find_binary as prometheus_binary
 from tests.rollout.helpers import ctl, ok
 
 __all__ = [
@@ -41,10 +40,6 @@ DASHBOARD = ROOT / "deploy" / "grafana" / "dashboard.json"
 API_KEY = "sim-key"
 # Every model family, streamed and not: (model, stream)
 CALLS = [(m, s) for m in ("gpt-4o", "anthropic--claude-4-sonnet", "gemini-2.5-pro") for s in (False, True)]
-
-
-def prometheus_binary() -> str | None:
-    return shutil.which("prometheus", path="/usr/bin:/usr/local/bin:/usr/sbin")
 
 
 def dashboard_queries() -> list[tuple[str, str]]:
@@ -99,77 +94,29 @@ class Drive:
             counts["output"] += int(usage.get("completion_tokens", 0))
 
 
-def _write_config(tb: Testbed, directory: Path, port: int) -> Path:
-    jobs = [
-        {
-            "job_name": f"aicore-proxy-{stack}",
-            "scrape_interval": "1s",
-            "static_configs": [{"targets": [addr], "labels": {"deployment_stack": stack}}],
-        }
-        for stack, addr in tb.stacks.items()
-    ]
-    doc = {"global": {"scrape_interval": "1s", "evaluation_interval": "1s"}, "rule_files": [str(RULES)]}
-    doc["scrape_configs"] = jobs  # type: ignore[assignment]
-    path = directory / "prometheus.yml"
-    path.write_text(json.dumps(doc, indent=2))  # JSON is YAML
-    return path
-
-
 @contextmanager
 def started(work: Path) -> Iterator[Testbed]:
-    """The stacks behind HAProxy and a Prometheus scraping them, stopped on exit."""
-    binary = prometheus_binary()
-    assert binary, "prometheus is not installed (make test installs the Debian package)"
+    """``proxyctl up --workers 2 --prometheus``: the stacks behind HAProxy, Prometheus scraping them."""
+    assert prometheus_binary(), "prometheus is not installed (make test installs the Debian package)"
     run_dir = work / "run"
-    ports = {name: free_port() for name in ("haproxy", "admin", "flask", "fastapi", "sim")}
+    ports = {name: free_port() for name in ("haproxy", "admin", "flask", "fastapi", "sim", "prometheus")}
     ok(
         run_dir, "up", "--detach", "--workers", "2", "--fastapi-weight", "50",
         "--haproxy-port", str(ports["haproxy"]), "--admin-port", str(ports["admin"]),
         "--flask-port", str(ports["flask"]), "--fastapi-port", str(ports["fastapi"]), "--sim-port", str(ports["sim"]),
+        "--prometheus", "--prometheus-port", str(ports["prometheus"]), "--prometheus-interval", "1",
         timeout=120,
     )  # fmt: skip
-    prom: subprocess.Popen[bytes] | None = None
     try:
-        tb = Testbed(
+        yield Testbed(
             run_dir,
             f"http://127.0.0.1:{ports['haproxy']}",
             {"flask": f"127.0.0.1:{ports['flask']}", "fastapi": f"127.0.0.1:{ports['fastapi']}"},
             f"http://127.0.0.1:{ports['sim']}",
+            f"http://127.0.0.1:{ports['prometheus']}",
         )
-        prom_port = free_port()
-        config = _write_config(tb, work, prom_port)
-        log = (work / "prometheus.log").open("wb")
-        prom = subprocess.Popen(
-            [binary, f"--config.file={config}", f"--storage.tsdb.path={work / 'tsdb'}",
-             f"--web.listen-address=127.0.0.1:{prom_port}", "--log.level=warn"],
-            stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        tb.prometheus = f"http://127.0.0.1:{prom_port}"
-        _wait_ready(tb, prom, work / "prometheus.log")
-        yield tb
     finally:
-        if prom is not None:
-            prom.terminate()
-            try:
-                prom.wait(10)
-            except subprocess.TimeoutExpired:
-                prom.kill()
         ctl(run_dir, "down", "--drain", "5")
-
-
-def _wait_ready(tb: Testbed, prom: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if prom.poll() is not None:
-            raise RuntimeError(f"prometheus exited with {prom.returncode}:\n{log.read_text()[-2000:]}")
-        try:
-            with urllib.request.urlopen(f"{tb.prometheus}/-/ready", timeout=1) as resp:
-                if resp.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"prometheus not ready in 30 s:\n{log.read_text()[-2000:]}")
 
 
 def drive(tb: Testbed, rounds: int = 5, cut_streams: int = 4, done: Drive | None = None) -> Drive:

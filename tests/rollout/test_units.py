@@ -196,3 +196,17 @@ def test_preflight_refuses_unhealthy_unready_or_unscraped_stacks() -> None:
     assert "flask_1 is DOWN in HAProxy" in problem
     assert f"fastapi_1 ({closed}) answers GET /ready with down" in problem
     assert "the fastapi stack serves no aicore_proxy_* metrics" in problem
+
+
+def test_prometheus_beside_haproxy_scrapes_every_server_of_each_stack_with_the_rules(tmp_path: Path) -> None:
+    import json
+
+    from proxyctl.prometheus import RULES, config
+
+    doc = json.loads(config({"flask": ["10.0.0.1:3001", "10.0.0.2:3001"], "fastapi": ["10.0.0.1:3002"]}, 2.5))
+    assert doc["global"] == {"scrape_interval": "2.5s", "evaluation_interval": "2.5s"}
+    jobs = {job["job_name"]: job["static_configs"][0]["targets"] for job in doc["scrape_configs"]}
+    assert jobs == {"aicore-proxy-flask": ["10.0.0.1:3001", "10.0.0.2:3001"], "aicore-proxy-fastapi": ["10.0.0.1:3002"]}
+    assert doc["rule_files"] == [str(RULES)]
+    # from an installed wheel there is no deploy/: no rules rather than a file Prometheus cannot load
+    assert "rule_files" not in json.loads(config({"flask": ["a:1"]}, 5, rules=tmp_path / "missing.yml"))
