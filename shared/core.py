@@ -2,7 +2,7 @@
 
 An adapter begins each request with :meth:`ProxyCore.begin`, which returns its
 :class:`~shared.record.RequestRecord`; the record admits the request or turns its body
-into a :class:`~shared.flows.commands.Job` for the adapter's transport, through
+into a :class:`~shared.record.Job` for the adapter's transport, through
 :meth:`admit` and :meth:`handle` here. Per-app state lives here (model catalog, balancer,
 token caches), created once per worker process; nothing here reads a clock or does I/O.
 """
@@ -28,14 +28,14 @@ from shared.errors import (
     UnsupportedMediaType,
 )
 from shared.flows.chat import chat_flow, parse_chat_request, parse_json_object
-from shared.flows.commands import Flow, Job, NeedToken
+from shared.flows.commands import Flow, NeedToken
 from shared.flows.deployments import Deployments
 from shared.flows.embeddings import embeddings_flow
 from shared.flows.messages import count_tokens_reply, messages_flow
 from shared.flows.responses import responses_flow
 from shared.jsonutil import dumps
 from shared.openapi import openapi_json
-from shared.record import RecordSink, RequestRecord
+from shared.record import Job, RecordSink, RequestRecord
 from shared.replies import Reply, error_reply
 from shared.retry import CircuitBreakers
 from shared.token_cache import TokenCache

@@ -13,8 +13,9 @@ Times are passed in (monotonic seconds); nothing here reads a clock or does I/O.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Generator, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 from shared.adjustments import Adjustments
 from shared.endpoints import Endpoint
@@ -22,12 +23,10 @@ from shared.errors import ProxyError, UpstreamError, UpstreamTimeout
 from shared.replies import Reply
 from shared.usage import Usage, usage_in_answer
 
-if TYPE_CHECKING:
-    from shared.flows.commands import Job
-
 __all__ = [
     "CLIENT_GONE",
     "COMPLETED",
+    "Job",
     "OUTCOMES",
     "PROXY_FAILED",
     "REFUSED",
@@ -63,6 +62,19 @@ class RecordSink(Protocol):
     def stream_started(self) -> None: ...
     def stream_ended(self) -> None: ...
     def finished(self, record: RequestRecord) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """A flow to run, with the record of the request that started it.
+
+    The flow's commands and answers are typed where it is stepped
+    (:class:`shared.flows.commands.FlowRun`); here it is any generator, so the record
+    needs nothing from the flows (which all import it).
+    """
+
+    flow: Generator[Any, Any, Any]
+    record: RequestRecord
 
 
 class RequestRecord:

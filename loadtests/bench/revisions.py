@@ -27,9 +27,7 @@ from proxyctl.procs import ROOT, Service, free_port, sim_argv, start_service, st
 
 from .locust_run import Result, run_locust
 from .profiles import CLAUDE, PROFILES, Run
-from .targets import LOAD_CPU, SERVER_CPU, Target, pinned
-from .targets import _post as post_json
-from .targets import _workers as workers_of
+from .targets import LOAD_CPU, SERVER_CPU, Target, pinned, post_json, workers_of
 
 __all__ = ["SCENARIOS", "main"]
 

@@ -24,7 +24,7 @@ from shared.catalog import DEFAULT_API_VERSION
 
 from .sampler import children
 
-__all__ = ["LOAD_CPU", "SERVER_CPU", "Target", "Testbed", "pinned"]
+__all__ = ["LOAD_CPU", "SERVER_CPU", "Target", "Testbed", "pinned", "post_json", "workers_of"]
 
 SERVER_CPU = "0"
 LOAD_CPU = "1"
@@ -71,12 +71,14 @@ class Testbed:
             start_service("sim", pinned(LOAD_CPU, sim_argv(self.sim_port, *self.sim_args)), f"{sim}/__sim/health", logs)
         )
         # The journal is test tooling; it would cost the simulator CPU on every request.
-        _post(f"{sim}/__sim/settings", {"journal": False})
+        post_json(f"{sim}/__sim/settings", {"journal": False})
         env = {"PROXY_CONFIG": str(self.config_path), "PROXY_LOG_LEVEL": "warning"}
         if names & {"flask", "haproxy-50-50"}:
             port = free_port()
             svc = self._add(start_service("flask", pinned(SERVER_CPU, flask_argv(port)), _health(port), logs, env=env))
-            self.targets["flask"] = Target("flask", f"http://127.0.0.1:{port}", port, _workers(svc), "1 gevent worker")
+            self.targets["flask"] = Target(
+                "flask", f"http://127.0.0.1:{port}", port, workers_of(svc), "1 gevent worker"
+            )
         if names & {"fastapi", "haproxy-50-50"}:
             port = free_port()
             svc = self._add(
@@ -190,8 +192,8 @@ def _pid(svc: Service) -> int:
     return svc.proc.pid
 
 
-def _workers(svc: Service) -> list[int]:
-    """gunicorn's worker processes (the master only supervises)."""
+def workers_of(svc: Service) -> list[int]:
+    """gunicorn's worker processes (the master only supervises): the processes to sample under load."""
     master = _pid(svc)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
@@ -202,7 +204,8 @@ def _workers(svc: Service) -> list[int]:
     return [master]
 
 
-def _post(url: str, doc: dict[str, object]) -> None:
+def post_json(url: str, doc: dict[str, object]) -> None:
+    """POST ``doc`` to a control endpoint (the simulator's settings); raises on an error status."""
     req = urllib.request.Request(url, data=json.dumps(doc).encode(), method="POST")
     req.add_header("Content-Type", "application/json")
     with urllib.request.urlopen(req, timeout=5):

@@ -17,12 +17,12 @@ from typing import Any
 
 from shared.config import SubAccount
 from shared.errors import ProxyError
-from shared.record import RequestRecord
+from shared.record import Job
 from shared.replies import Reply, error_reply
 from shared.streams import Relay
 from shared.wire import UpstreamRequest
 
-__all__ = ["Clock", "Command", "Flow", "FlowRun", "Job", "NeedToken", "Send", "Sleep"]
+__all__ = ["Clock", "Command", "Flow", "FlowRun", "NeedToken", "Send", "Sleep"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,14 +55,6 @@ Command = NeedToken | Send | Clock | Sleep
 Flow = Generator[Command, Any, Reply | Relay]
 
 
-@dataclass(frozen=True, slots=True)
-class Job:
-    """A flow to run, with the record of the request that started it."""
-
-    flow: Flow
-    record: RequestRecord
-
-
 class FlowRun:
     """One job stepped by a transport: each step returns the next command, or None when done.
 
@@ -73,7 +65,7 @@ class FlowRun:
     __slots__ = ("_flow", "_dialect", "record", "outcome")
 
     def __init__(self, job: Job) -> None:
-        self._flow = job.flow
+        self._flow: Flow = job.flow
         self._dialect = job.record.dialect
         self.record = job.record
         self.outcome: Reply | Relay | None = None

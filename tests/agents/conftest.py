@@ -41,7 +41,7 @@ def chat_models(topology: dict[str, Any]) -> list[str]:
     return list(seen)
 
 
-def _collected_topology() -> dict[str, Any]:
+def collected_topology() -> dict[str, Any]:
     external = os.environ.get("PROXY_TEST_SIM_URL")
     if external:
         return dict(httpx.get(f"{external}/__sim/topology", timeout=10).json())
@@ -50,7 +50,7 @@ def _collected_topology() -> dict[str, Any]:
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "model" in metafunc.fixturenames:
-        metafunc.parametrize("model", chat_models(_collected_topology()))
+        metafunc.parametrize("model", chat_models(collected_topology()))
     if "stack_name" in metafunc.fixturenames:
         metafunc.parametrize("stack_name", STACKS)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.agents.conftest import _collected_topology, chat_models
+from tests.agents.conftest import chat_models, collected_topology
 from tests.contract.conftest import Sim
 
 pytestmark = pytest.mark.agents
@@ -13,4 +13,4 @@ pytestmark = pytest.mark.agents
 def test_every_served_model_is_covered(sim: Sim) -> None:
     served = chat_models(sim.client.get("/__sim/topology").json())
     assert served, "the simulator serves no chat model"
-    assert served == chat_models(_collected_topology())
+    assert served == chat_models(collected_topology())
