@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterator, Mapping
+from typing import cast
 
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
@@ -43,7 +44,7 @@ def create_app(config: ProxyConfig | None = None) -> Flask:
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:
         return _respond(
-            *core.unrouted(exc.code or 500, request.method, request.path, request.headers, time.monotonic())
+            *core.unrouted(exc.code or 500, request.method, request.path, _headers(), time.monotonic())
         )
 
     @app.errorhandler(Exception)
@@ -51,15 +52,21 @@ def create_app(config: ProxyConfig | None = None) -> Flask:
         log.exception("unhandled error on %s %s", request.method, request.path)
         record: RequestRecord | None = g.get("record")  # the view's, when it had begun one
         if record is None:
-            return _respond(*core.unrouted(500, request.method, request.path, request.headers, time.monotonic()))
+            return _respond(*core.unrouted(500, request.method, request.path, _headers(), time.monotonic()))
         return _respond(record, core.failed(record))
 
     return app
 
 
+def _headers() -> Mapping[str, str]:
+    """The request's headers for the core: werkzeug's reads like a case-insensitive mapping
+    (``get``, ``in``) without declaring it, so this is a cast, not a copy."""
+    return cast("Mapping[str, str]", request.headers)
+
+
 def _view(core: ProxyCore, client: UpstreamClient, endpoint: Endpoint) -> Callable[[], Response]:
     def view() -> Response:
-        record = g.record = core.begin(endpoint, request.headers, request.method, request.path, time.monotonic())
+        record = g.record = core.begin(endpoint, _headers(), request.method, request.path, time.monotonic())
         answer = record.admit() or client.run(record.job(_read_body(core.body_limit), time.time()))
         return _respond(record, answer)
 
@@ -71,7 +78,7 @@ def _metrics_view(core: ProxyCore) -> Callable[[], Response]:
     """``GET /metrics``: this worker's metrics, or every worker's with ``PROMETHEUS_MULTIPROC_DIR``."""
 
     def view() -> Response:
-        record = core.begin(None, request.headers, request.method, request.path, time.monotonic())
+        record = core.begin(None, _headers(), request.method, request.path, time.monotonic())
         return _respond(record, Reply(200, exposition(), {"content-type": CONTENT_TYPE}))
 
     view.__name__ = EXPOSITION_HANDLER

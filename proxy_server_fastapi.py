@@ -127,7 +127,7 @@ def _add_docs(app: FastAPI) -> None:
 def _view(core: ProxyCore, client: UpstreamClient, endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]]:
     async def view(request: Request) -> Response:
         record = core.begin(endpoint, _headers(request), request.method, request.scope["path"], time.monotonic())
-        answer = record.admit()
+        answer: Reply | StreamReply | None = record.admit()
         if answer is None:
             try:
                 answer = await client.run(record.job(await _read_body(request, core.body_limit), time.time()))

@@ -255,7 +255,11 @@ def compute_answer(model: str, conv: Conversation, preamble: bool = False) -> An
         requested = None if conv.choice == "none" or forced else requested_call(conv.user_text, conv.tools)
         tool = _pick_tool(conv) if requested is None else None
         if requested is not None or tool is not None:
-            tool_name, tool_args = requested if requested is not None else (tool[0], schema_args(tool[1]))
+            if requested is not None:
+                tool_name, tool_args = requested
+            else:
+                assert tool is not None
+                tool_name, tool_args = tool[0], schema_args(tool[1])
             text, finish = (f"Calling {tool_name}." if preamble else ""), "tool"
         else:
             text = f"{model} says: {conv.user_text}"

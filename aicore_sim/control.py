@@ -7,24 +7,43 @@ polling it does not disturb what a test asserts about proxy traffic.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
 from aicore_sim import __version__
 from aicore_sim.config import build_config
+from aicore_sim.faults import FaultBook
+from aicore_sim.state import Journal, Settings, Stats, TokenStore
+from aicore_sim.tls import TlsSetup
+from aicore_sim.topology import Topology
 
 if TYPE_CHECKING:
-    from aicore_sim.app import Simulator
     from aicore_sim.server import Connection, Request
 
-__all__ = ["Control"]
+__all__ = ["Control", "Controlled"]
+
+
+class Controlled(Protocol):
+    """What the control API reads and changes in the simulator."""
+
+    topology: Topology
+    settings: Settings
+    tokens: TokenStore
+    journal: Journal
+    stats: Stats
+    faults: FaultBook
+    started: float
+    tls: TlsSetup | None
+    http_port: int | None
+
+    def reset(self, settings: bool = False) -> None: ...
 
 
 class Control:
     """Routes ``/__sim/<name>`` requests; every answer is JSON."""
 
-    def __init__(self, sim: Simulator) -> None:
+    def __init__(self, sim: Controlled) -> None:
         self.sim = sim
 
     def handle(self, req: Request, conn: Connection) -> None:

@@ -7,23 +7,28 @@ One coroutine per request that has to wait. A client that disconnects cancels it
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from aicore_sim.cache import Pairs, apply
 from aicore_sim.families.base import Outcome
 from aicore_sim.faults import Fault
 from aicore_sim.server import Connection, Request
-from aicore_sim.state import Profile
+from aicore_sim.state import Profile, Stats
 from aicore_sim.topology import Deployment
 
-if TYPE_CHECKING:
-    from aicore_sim.app import Simulator
+__all__ = ["Recorder", "deliver"]
 
-__all__ = ["deliver"]
+
+class Recorder(Protocol):
+    """What delivering an answer needs of the simulator: the journal and the stream counters."""
+
+    stats: Stats
+
+    def record(self, req: Request, dep_id: str | None, status: int | None) -> None: ...
 
 
 async def deliver(
-    sim: Simulator,
+    sim: Recorder,
     req: Request,
     conn: Connection,
     dep: Deployment,
@@ -53,7 +58,7 @@ async def deliver(
 
 
 async def _stream(
-    sim: Simulator,
+    sim: Recorder,
     req: Request,
     conn: Connection,
     dep: Deployment,

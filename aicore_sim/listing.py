@@ -11,18 +11,30 @@ model.ts) and SAP's Python SDK test fixtures (SAP/ai-sdk-python, packages/gen/te
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import orjson
 
+from aicore_sim.cache import Pairs
 from aicore_sim.families.base import Outcome
 from aicore_sim.inventory import DEPLOYMENT_STATUSES, Listed
 from aicore_sim.server import Connection, Request
+from aicore_sim.state import Settings, TokenStore
 
-if TYPE_CHECKING:
-    from aicore_sim.app import Simulator
 
-__all__ = ["LISTING_PREFIX", "list_deployments", "resource"]
+class ListingSource(Protocol):
+    """What the listing needs of the simulator: tokens, settings, the listed deployments, a way to answer."""
+
+    tokens: TokenStore
+    settings: Settings
+    inventory: dict[str, list[Listed]]
+
+    def send(
+        self, req: Request, conn: Connection, dep_id: str | None, out: Outcome, pairs: Pairs | None = None
+    ) -> None: ...
+
+
+__all__ = ["LISTING_PREFIX", "ListingSource", "list_deployments", "resource"]
 
 LISTING_PREFIX = "/v2/lm/deployments"
 _UNAUTHORIZED = Outcome(401, b'{"error":{"code":"401","message":"Unauthorized"}}')
@@ -117,7 +129,7 @@ def _matches(dep: Listed, query: dict[str, str]) -> bool:
     return not executables or dep.executable in executables.split(",")
 
 
-def list_deployments(sim: Simulator, req: Request, conn: Connection) -> None:
+def list_deployments(sim: ListingSource, req: Request, conn: Connection) -> None:
     if req.method != "GET":
         sim.send(req, conn, None, Outcome(405, b'{"error":{"code":"405","message":"Method not allowed"}}'))
         return

@@ -298,7 +298,8 @@ class Connection(asyncio.Protocol):
         if not self.gzip:
             return body
         z = _gzip_stream()
-        return z.compress(body) + z.flush()
+        coded: bytes = z.compress(body) + z.flush()
+        return coded
 
     def send(self, status: int, body: bytes, content_type: bytes = JSON, extra: bytes = b"") -> None:
         """A complete response with Content-Length. ``extra`` holds ready header lines."""

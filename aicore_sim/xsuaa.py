@@ -15,19 +15,33 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import TYPE_CHECKING
+from typing import Protocol
 from urllib.parse import parse_qsl, unquote_plus
 
 import orjson
 
+from aicore_sim.cache import Pairs
 from aicore_sim.families.base import Outcome
 from aicore_sim.server import Connection, Request
-from aicore_sim.topology import SubAccount
+from aicore_sim.state import Settings, TokenStore
+from aicore_sim.tls import TlsSetup
+from aicore_sim.topology import SubAccount, Topology
 
-if TYPE_CHECKING:
-    from aicore_sim.app import Simulator
 
-__all__ = ["credentials", "issue_token"]
+class TokenDesk(Protocol):
+    """What the token endpoint needs of the simulator: the sub-accounts, tokens, settings, TLS, a way to answer."""
+
+    topology: Topology
+    tokens: TokenStore
+    settings: Settings
+    tls: TlsSetup | None
+
+    def send(
+        self, req: Request, conn: Connection, dep_id: str | None, out: Outcome, pairs: Pairs | None = None
+    ) -> None: ...
+
+
+__all__ = ["TokenDesk", "credentials", "issue_token"]
 
 _SCOPE = "uaa.resource aicore!b540.deployments.inference"
 _BAD_CREDENTIALS = Outcome(401, b'{"error":"unauthorized","error_description":"Bad credentials"}')
@@ -48,7 +62,7 @@ def credentials(req: Request) -> tuple[str, str] | None:
     return None
 
 
-def _authenticated(sim: Simulator, sub: SubAccount, secret: str, conn: Connection) -> bool:
+def _authenticated(sim: TokenDesk, sub: SubAccount, secret: str, conn: Connection) -> bool:
     """Secret sub-accounts: the secret matches. X.509 ones: the TLS client certificate is theirs.
 
     An X.509 credential has no secret, so a request without the sub-account's certificate
@@ -62,7 +76,7 @@ def _authenticated(sim: Simulator, sub: SubAccount, secret: str, conn: Connectio
     return tls is not None and tls.subaccount_of(conn.peer_certificate()) == sub.name
 
 
-def issue_token(sim: Simulator, req: Request, conn: Connection) -> None:
+def issue_token(sim: TokenDesk, req: Request, conn: Connection) -> None:
     """``POST /oauth/token?grant_type=client_credentials``: 200 with a token, 401 or 400."""
     if req.method != "POST":
         sim.send(req, conn, None, Outcome(405, b'{"error":"method_not_allowed"}'))

@@ -122,6 +122,7 @@ def _start(environment: Environment, **_kw) -> None:  # type: ignore[no-untyped-
     workers reset their own samples at the same moment.
     """
     opts = environment.parsed_options
+    assert opts is not None  # parsed before any test starts
     SAMPLES.clear()
     coordinator = not isinstance(environment.runner, WorkerRunner)
 

@@ -22,6 +22,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from proxyctl.procs import ROOT, Service, free_port, sim_argv, start_service, stop_all
 
@@ -97,7 +98,7 @@ def figures(result: Result) -> dict[str, float]:
     }
 
 
-def report(rows: list[dict[str, object]], trees: list[Tree], reps: int, seconds: float) -> str:
+def report(rows: list[dict[str, Any]], trees: list[Tree], reps: int, seconds: float) -> str:
     before, after = trees[0].label, trees[1].label
     lines = [
         f"# {before} → {after}: the same runs, interleaved ({reps} repetitions × {seconds:.0f} s, {USERS} users)",
@@ -115,14 +116,14 @@ def report(rows: list[dict[str, object]], trees: list[Tree], reps: int, seconds:
                 med = {}
                 for label in (before, after):
                     values = [
-                        float(r[fig])  # type: ignore[arg-type]
+                        float(r[fig])
                         for r in rows
                         if r["scenario"] == key and r["stack"] == stack and r["tree"] == label
                     ]
                     med[label] = statistics.median(values) if values else float("nan")
                 ratio = med[after] / med[before] if med[before] else float("nan")
                 lines.append(f"| {key} | {stack} | {fig} | {med[before]:.1f} | {med[after]:.1f} | {ratio:.3f} |")
-    failed = sum(float(r["failed"]) for r in rows)  # type: ignore[arg-type]
+    failed = sum(float(r["failed"]) for r in rows)
     lines += ["", f"Failed requests over all runs: {failed:.0f}."]
     return "\n".join(lines) + "\n"
 
@@ -143,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True)
     logs = args.out / "logs"
     services: list[Service] = []
-    rows: list[dict[str, object]] = []
+    rows: list[dict[str, Any]] = []
     try:
         sim_port = free_port()
         sim_args = PROFILES["overhead"].sim_args
@@ -173,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
                             chat_model=model,
                         )
                         result = run_locust(run, targets[(tree.label, stack)], args.out, sim_pids)
-                        row: dict[str, object] = {"rep": rep, "scenario": key, "stack": stack, "tree": tree.label}
+                        row: dict[str, Any] = {"rep": rep, "scenario": key, "stack": stack, "tree": tree.label}
                         row.update(figures(result))
                         rows.append(row)
                         print(json.dumps(row), file=sys.stderr, flush=True)
