@@ -12,12 +12,8 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from tests.agents import agent_cli
 from tests.agents.conftest import AgentRunRecord
-
-pytestmark = pytest.mark.agents
 
 TIMEOUT = 120
 

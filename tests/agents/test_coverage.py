@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import pytest
-
 from tests.agents.conftest import chat_models, collected_topology
 from tests.contract.conftest import Sim
-
-pytestmark = pytest.mark.agents
 
 
 def test_every_served_model_is_covered(sim: Sim) -> None:

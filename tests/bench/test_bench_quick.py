@@ -19,7 +19,6 @@ from loadtests.bench.profiles import PROFILES
 from proxyctl.haproxy import find_binary
 from proxyctl.runstate import CliError
 
-pytestmark = pytest.mark.contract
 STACKS = {"flask", "fastapi", "haproxy-50-50"}
 
 

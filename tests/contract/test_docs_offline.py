@@ -24,8 +24,6 @@ import pytest
 from shared.openapi import openapi_document
 from tests.contract.conftest import Stack
 
-pytestmark = pytest.mark.contract
-
 ASSETS = ("swagger-ui-bundle.js", "swagger-ui.css", "redoc.standalone.js", "favicon.png")
 URL = re.compile(r"""https?://[^\s"'<>)]+""")
 OFFLINE_FLAGS = (

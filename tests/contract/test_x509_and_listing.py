@@ -24,8 +24,6 @@ import pytest
 from proxyctl.procs import fastapi_argv, flask_argv, free_port, sim_argv, start_service, stop_all
 from tests.contract.conftest import API_KEY
 
-pytestmark = pytest.mark.contract
-
 SERVED = {"gpt-4o", "anthropic--claude-4-sonnet", "gemini-2.5-flash"}  # sim-cert's running deployments
 SPELLING = {"flask": "camel", "fastapi": "snake"}
 both_stacks = pytest.mark.parametrize("stack_name", ["flask", "fastapi"])

@@ -68,7 +68,6 @@ def test_ruff_and_mypy_are_pinned_exactly():
     assert dev["ruff"].startswith("==") and dev["mypy"].startswith("==")
 
 
-@pytest.mark.packaging
 @pytest.mark.timeout(600)
 def test_make_lock_reproduces_the_locks_byte_for_byte():
     """`make lock` on a copy gives the committed files: it keeps their pins (needs the package index)."""

@@ -24,7 +24,7 @@ from proxyctl.runstate import CliError
 from tests.packaging.project import ROOT, lock_envs
 from tests.packaging.tools import clean_env, make_venv, run
 
-pytestmark = [pytest.mark.packaging, pytest.mark.timeout(900)]
+pytestmark = pytest.mark.timeout(900)
 
 # What each lock must be enough for, imported in a venv holding that lock and the wheel alone.
 IMPORTS = {

@@ -26,8 +26,6 @@ from tests.prometheus.live import (
     warmed_drive,
 )
 
-pytestmark = pytest.mark.prometheus
-
 PROMTOOL = "promtool"
 
 

@@ -41,17 +41,20 @@ def start_sim(*args: str, port: int | None = None) -> tuple[subprocess.Popen[byt
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            errors.seek(0)
-            raise RuntimeError(f"simulator exited: {errors.read().decode(errors='replace')}")
-        try:
-            if httpx.get(f"{base}/__sim/health", timeout=0.5).status_code == 200:
-                return proc, base
-        except httpx.HTTPError:
-            time.sleep(0.05)
-    proc.kill()
-    raise RuntimeError("simulator did not become healthy")
+    try:  # the child has its own descriptor of the file; ours is only for reading a failure
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                errors.seek(0)
+                raise RuntimeError(f"simulator exited: {errors.read().decode(errors='replace')}")
+            try:
+                if httpx.get(f"{base}/__sim/health", timeout=0.5).status_code == 200:
+                    return proc, base
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        proc.kill()
+        raise RuntimeError("simulator did not become healthy")
+    finally:
+        errors.close()
 
 
 class Sim:
