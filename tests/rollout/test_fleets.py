@@ -122,6 +122,8 @@ def test_foreground_up_serves_until_down(cluster: Cluster, tmp_path: Path) -> No
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
 
 
 def test_a_dead_fastapi_at_100_falls_back_to_flask(cluster: Cluster, tmp_path: Path) -> None:
