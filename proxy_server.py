@@ -43,9 +43,7 @@ def create_app(config: ProxyConfig | None = None) -> Flask:
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:
-        return _respond(
-            *core.unrouted(exc.code or 500, request.method, request.path, _headers(), time.monotonic())
-        )
+        return _respond(*core.unrouted(exc.code or 500, request.method, request.path, _headers(), time.monotonic()))
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:
