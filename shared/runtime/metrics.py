@@ -174,6 +174,12 @@ REQUESTS_IN_FLIGHT = Gauge(
     multiprocess_mode="livesum",
     registry=REGISTRY,
 )
+STREAMS = Counter(
+    "aicore_proxy_streams_total",
+    "Streams opened to clients: what the mid-stream failure share is a share of",
+    ("stack",),
+    registry=REGISTRY,
+)
 STREAMS_IN_FLIGHT = Gauge(
     "aicore_proxy_streams_in_flight",
     "Streams being relayed to clients now",
@@ -281,6 +287,7 @@ class StackMetrics:
         "_fetches",
         "_in_flight",
         "_streams",
+        "_streams_opened",
         "_rss",
         "_cpu",
         "_fds",
@@ -310,6 +317,7 @@ class StackMetrics:
         }
         self._in_flight = REQUESTS_IN_FLIGHT.labels(stack)
         self._streams = STREAMS_IN_FLIGHT.labels(stack)
+        self._streams_opened = STREAMS.labels(stack)
         self._rss, self._cpu, self._fds = (
             RESIDENT_MEMORY.labels(stack),
             CPU_SECONDS.labels(stack),
@@ -349,6 +357,7 @@ class StackMetrics:
 
     def stream_started(self) -> None:
         self._streams.inc()
+        self._streams_opened.inc()
 
     def stream_ended(self) -> None:
         self._streams.dec()

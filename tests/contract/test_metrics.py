@@ -42,6 +42,7 @@ FAMILIES = {
     "aicore_proxy_token_fetches": ("counter", {"stack", "sub_account", "result"}),
     "aicore_proxy_requests_in_flight": ("gauge", {"stack"}),
     "aicore_proxy_streams_in_flight": ("gauge", {"stack"}),
+    "aicore_proxy_streams": ("counter", {"stack"}),
     "aicore_proxy_build_info": ("gauge", {"version", "stack", "python", "server"}),
     "aicore_proxy_process_resident_memory_bytes": ("gauge", {"stack"}),
     "aicore_proxy_process_cpu_seconds": ("counter", {"stack"}),
@@ -132,6 +133,7 @@ def test_a_known_mix_moves_the_counters_exactly(stack: Stack):
     assert d("aicore_proxy_request_duration_seconds_count", route=CHAT) == 4
     assert d("aicore_proxy_request_duration_seconds_bucket", route=CHAT, le="+Inf") == 4
     assert d("aicore_proxy_time_to_first_token_seconds_count", stack=stack.name) == 1
+    assert d("aicore_proxy_streams_total", stack=stack.name) == 1  # the one stream; the JSON answers are none
     ttft = d("aicore_proxy_time_to_first_token_seconds_sum", route=CHAT)
     assert 0 < ttft <= d("aicore_proxy_request_duration_seconds_sum", route=CHAT)
     assert d("aicore_proxy_upstream_time_to_first_byte_seconds_count", route=CHAT) == 2  # the two that went upstream

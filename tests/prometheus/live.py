@@ -86,6 +86,7 @@ class Drive:
     usage: dict[tuple[str, str], dict[str, int]] = field(default_factory=dict)
     broken_streams: dict[str, int] = field(default_factory=lambda: {"flask": 0, "fastapi": 0})
     requests: dict[str, int] = field(default_factory=lambda: {"flask": 0, "fastapi": 0})
+    streams: dict[str, int] = field(default_factory=lambda: {"flask": 0, "fastapi": 0})
 
     def add(self, stack: str, model: str, usage: dict[str, Any] | None) -> None:
         counts = self.usage.setdefault((stack, model), {"input": 0, "output": 0})
@@ -137,12 +138,14 @@ def drive(tb: Testbed, rounds: int = 5, cut_streams: int = 4, done: Drive | None
             for _ in range(cut_streams):
                 usage, failed = _stream(client, url, _body("gpt-4o", True))
                 done.requests[stack] += 1
+                done.streams[stack] += 1
                 done.broken_streams[stack] += failed
             client.delete(f"{tb.sim}/__sim/faults").raise_for_status()
             for _ in range(rounds):
                 for model, stream in CALLS:
                     done.requests[stack] += 1
                     if stream:
+                        done.streams[stack] += 1
                         usage, failed = _stream(client, url, _body(model, True))
                         assert not failed, f"{stack} {model}: a stream failed without a fault"
                     else:
@@ -189,6 +192,7 @@ def warmed_drive(tb: Testbed) -> tuple[Drive, Drive]:
     second = drive(tb)
     for stack, n in second.requests.items():
         total.requests[stack] += n
+        total.streams[stack] += second.streams[stack]
         total.broken_streams[stack] += second.broken_streams[stack]
     for key, usage in second.usage.items():
         for kind, n in usage.items():

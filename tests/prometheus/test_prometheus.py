@@ -69,12 +69,14 @@ def test_mid_stream_failures_show_in_prometheus_and_the_rules(world: tuple[Testb
     assert all(n > 0 for n in done.broken_streams.values())
     cut = tb.values('sum by (stack) (aicore_proxy_requests_total{outcome="stream_failed", code="200"})')
     assert cut == {f"stack={stack}": float(n) for stack, n in done.broken_streams.items()}
-    shares = tb.values("stack:aicore_proxy_mid_stream_failure_share:ratio5m")
-    # rate() over a few seconds of samples: near the second phase's share, not exactly it
+    opened = tb.values("sum by (stack) (aicore_proxy_streams_total)")
+    assert opened == {f"stack={stack}": float(n) for stack, n in done.streams.items()}
+    # rate() over a few seconds of samples: near the second phase's shares, not exactly them
+    mid = tb.values("stack:aicore_proxy_mid_stream_failure_share:ratio5m")
+    failed = tb.values("stack:aicore_proxy_failure_share:ratio5m")
     for stack, n in second.broken_streams.items():
-        assert shares[f"stack={stack}"] == pytest.approx(n / second.requests[stack], rel=0.2)
-    # the only failures were the cut streams: the failure share is the mid-stream share
-    assert tb.values("stack:aicore_proxy_failure_share:ratio5m") == pytest.approx(shares)
+        assert mid[f"stack={stack}"] == pytest.approx(n / second.streams[stack], rel=0.2)  # of the streams
+        assert failed[f"stack={stack}"] == pytest.approx(n / second.requests[stack], rel=0.2)  # of all requests
 
 
 def test_token_counts_equal_the_usage_the_answers_reported(world: tuple[Testbed, Drive, Drive]) -> None:
