@@ -177,7 +177,11 @@ class UpstreamClient:
                 try:
                     route = self._request_route(req)
                     async with self._client(route).post(
-                        req.url, headers=dict(req.headers), timeout=self._token_timeout, **route.kwargs
+                        req.url,
+                        headers=dict(req.headers),
+                        data=req.body,  # X.509 keys: the form (grant_type, client_id); None otherwise
+                        timeout=self._token_timeout,
+                        **route.kwargs,
                     ) as resp:
                         status, body = resp.status, await resp.read()
                 except (TimeoutError, aiohttp.ClientError) as exc:

@@ -11,17 +11,19 @@ from __future__ import annotations
 import ssl
 from dataclasses import replace
 from pathlib import Path
+from urllib.parse import parse_qsl
 
 import pytest
 import trustme
 
+from shared.core import ProxyCore
 from shared.netenv import Trust
 from shared.token_cache import TokenCache
 from shared.transports import discovery_http
 from shared.transports.tls import CertificateError, TLSContexts
 from shared.wire import ClientCert, UpstreamRequest
 from tests.transports.driving import KINDS, error_of, make_core, run
-from tests.transports.servers import TOKEN_PATH, serve
+from tests.transports.servers import TOKEN_PATH, Upstream, serve
 
 
 @pytest.fixture(scope="module")
@@ -50,30 +52,44 @@ def env(server_ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory) -> dict
     return {"SSL_CERT_FILE": str(path)}
 
 
+# Client ids of real keys hold "!" and "|", which the form body must percent-encode.
+CLIENT_ID = "sb-x509!b1|aicore!b540"
+
+
 @pytest.fixture
 def token_server(server_ca: trustme.CA, key_ca: trustme.CA):
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server_ca.issue_cert("127.0.0.1").configure_cert(ctx)
     ctx.verify_mode = ssl.CERT_REQUIRED  # no certificate from the key's CA, no handshake
     key_ca.configure_trust(ctx)
-    with serve(tls=ctx) as up:
+    # Like certurl: without the form (grant_type, client_id) the answer is 401.
+    with serve(Upstream(token_form={"grant_type": "client_credentials", "client_id": CLIENT_ID}), tls=ctx) as up:
         yield up
 
 
-def with_certificate(monkeypatch: pytest.MonkeyPatch, cert: ClientCert | None) -> None:
-    """Token calls carry ``cert``, as the core describes them for an X.509 service key."""
-    plain = TokenCache.fetch_request
-    monkeypatch.setattr(TokenCache, "fetch_request", lambda self: replace(plain(self), client_cert=cert))
+def x509_core(token_url: str, deployment_url: str, cert: ClientCert) -> ProxyCore:
+    """A core whose sub-account has an X.509 service key, as SAP's BTP cockpit hands it out."""
+    key = {"clientid": CLIENT_ID, "certificate": cert.certificate, "key": cert.key, "certurl": token_url}
+    return make_core(token_url, deployment_url, service_key=key)
+
+
+def without_certificate(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Token calls made as an X.509 key describes them, but with no certificate in the handshake."""
+    planned = TokenCache.fetch_request
+    monkeypatch.setattr(TokenCache, "fetch_request", lambda self: replace(planned(self), client_cert=None))
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_the_token_call_presents_the_service_keys_certificate(kind, monkeypatch, token_server, key_ca, env):
-    with_certificate(monkeypatch, client_cert(key_ca))
+def test_the_token_call_presents_the_service_keys_certificate_and_form(kind, token_server, key_ca, env):
     with serve() as inference:
-        core = make_core(token_server.url, f"{inference.url}/v2/inference/deployments/d1")
+        core = x509_core(token_server.url, f"{inference.url}/v2/inference/deployments/d1", client_cert(key_ca))
         [(status, body)] = run(kind, core, env=env)
     assert status == 200, body
-    assert [s["path"] for s in token_server.seen] == [TOKEN_PATH]
+    [token_call] = token_server.seen
+    assert token_call["path"] == TOKEN_PATH
+    assert "authorization" not in token_call["headers"]  # no secret: the certificate authenticates
+    form = dict(parse_qsl(token_call["body"].decode()))
+    assert form == {"grant_type": "client_credentials", "client_id": CLIENT_ID}
     assert len(token_server.client_certs) == 1  # the handshake carried the key's certificate
     assert inference.seen[0]["headers"]["authorization"] == "Bearer tok"
 
@@ -86,21 +102,24 @@ def test_a_refused_or_unusable_certificate_is_a_token_failure_on_both_transports
     problem, monkeypatch, token_server, key_ca, env
 ):
     cert = {
-        "no certificate": None,
+        "no certificate": client_cert(key_ca),
         "a certificate the endpoint does not trust": client_cert(trustme.CA()),
-        "a certificate that is not PEM": ClientCert("-----BEGIN CERTIFICATE-----\nnot base64\n", "nor this"),
+        "a certificate that is not PEM": ClientCert(
+            "-----BEGIN CERTIFICATE-----\nnot base64\n", "-----BEGIN PRIVATE KEY-----\nnor this\n"
+        ),
     }[problem]
-    with_certificate(monkeypatch, cert)
+    if problem == "no certificate":
+        without_certificate(monkeypatch)
     replies = {}
     for kind in KINDS:
-        core = make_core(token_server.url, f"{token_server.url}/v2/inference/deployments/d1")
+        core = x509_core(token_server.url, f"{token_server.url}/v2/inference/deployments/d1", cert)
         [replies[kind]] = run(kind, core, env=env)
     for status, body in replies.values():
         err = error_of(body)
         assert status == 503 and err["code"] == "token_fetch_failed", err
         assert "'a'" in err["message"] and "BEGIN" not in err["message"]
     assert token_server.seen == []
-    if cert is None:
+    if problem == "no certificate":
         return  # requests sees a TLS error, aiohttp a reset: each says what it saw
     assert replies["sync"] == replies["async"]
     message = error_of(replies["sync"][1])["message"]
@@ -116,7 +135,8 @@ def test_discovery_presents_the_certificate_too(monkeypatch, token_server, key_c
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setattr(discovery_http, "_openers", discovery_http._Openers())
-    req = UpstreamRequest("POST", f"{token_server.url}{TOKEN_PATH}", {}, b"", client_cert=client_cert(key_ca))
+    core = x509_core(token_server.url, f"{token_server.url}/v2/inference/deployments/d1", client_cert(key_ca))
+    req = TokenCache(core.config.sub_accounts[0]).fetch_request()
     status, body = discovery_http._send(req, 5)
     assert status == 200 and b"access_token" in body
     with pytest.raises(discovery_http.DiscoveryError):
