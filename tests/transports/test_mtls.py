@@ -8,7 +8,12 @@ token server here requires a certificate from the key's CA, like ``certurl`` doe
 
 from __future__ import annotations
 
+import socket
 import ssl
+import struct
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from urllib.parse import parse_qsl
@@ -127,6 +132,59 @@ def test_a_refused_or_unusable_certificate_is_a_token_failure_on_both_transports
         assert "must be a PEM certificate chain and its PEM private key" in message
     else:
         assert "refused the service key's client certificate" in message
+
+
+@contextmanager
+def resetting_after_handshake(server_ca: trustme.CA) -> Iterator[str]:
+    """A TLS 1.3 endpoint that completes every handshake, reads the request's first bytes, then resets.
+
+    That is what a client sees when a server checks the certificate only once the
+    handshake is done, or refuses it with an alert the client reads too late: no TLS
+    error, a reset connection (the timing that made the Flask stack say "could not connect").
+    """
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+    server_ca.issue_cert("127.0.0.1").configure_cert(ctx)
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def serve_forever() -> None:
+        listener.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                raw, _ = listener.accept()
+            except TimeoutError:
+                continue
+            raw.settimeout(5)
+            raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close = RST
+            try:
+                with ctx.wrap_socket(raw, server_side=True) as conn:
+                    conn.recv(1)
+            except OSError:
+                raw.close()
+
+    thread = threading.Thread(target=serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"https://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join(5)
+        listener.close()
+
+
+def test_a_reset_after_the_handshake_is_a_certificate_failure_on_both_transports(server_ca, key_ca, env):
+    replies = {}
+    with resetting_after_handshake(server_ca) as url:
+        for kind in KINDS:
+            core = x509_core(url, f"{url}/v2/inference/deployments/d1", client_cert(key_ca))
+            [replies[kind]] = run(kind, core, env=env)
+    assert replies["sync"] == replies["async"], replies
+    status, body = replies["sync"]
+    err = error_of(body)
+    assert status == 503 and err["code"] == "token_fetch_failed", err
+    assert "(X.509): the TLS handshake with it failed" in err["message"]
+    assert "refused the service key's client certificate" in err["message"]
 
 
 def test_discovery_presents_the_certificate_too(monkeypatch, token_server, key_ca, env):
