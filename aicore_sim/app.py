@@ -17,7 +17,7 @@ from aicore_sim.cache import MAX_BODY, AnswerCache, Pairs, apply
 from aicore_sim.control import Control
 from aicore_sim.delivery import deliver
 from aicore_sim.families import HANDLERS, Call, Outcome, route
-from aicore_sim.faults import Fault, FaultBook, default_error_body
+from aicore_sim.faults import LISTING_TARGET, Fault, FaultBook, default_error_body
 from aicore_sim.inventory import inventory
 from aicore_sim.listing import LISTING_PREFIX, list_deployments
 from aicore_sim.server import LAST_CHUNK, Connection, Request, accepts_gzip, encode_chunk
@@ -122,6 +122,9 @@ class Simulator:
                 return self._faulted(req, conn, None, "", False, fault)
             return issue_token(self, req, conn)
         if path == LISTING_PREFIX or path.startswith(LISTING_PREFIX + "/"):
+            fault = self.faults.match(LISTING_TARGET, False) if self.faults.active else None
+            if fault is not None:
+                return self._faulted(req, conn, None, LISTING_TARGET, False, fault)
             list_deployments(self, req, conn)
             return None
         self.send(req, conn, None, _aicore_error(404, f"Not found: {path}"))
@@ -263,7 +266,8 @@ class Simulator:
             conn.close()
             return
         if fault.status is not None:
-            body = fault.body if fault.has_body else default_error_body(dep.family if dep else "token", fault.status)
+            family = dep.family if dep else action or "token"
+            body = fault.body if fault.has_body else default_error_body(family, fault.status)
             raw, ctype = (body.encode(), b"text/plain") if isinstance(body, str) else (orjson.dumps(body), b"")
             extra = "".join(f"{k}: {v}\r\n" for k, v in fault.headers.items())
             if fault.retry_after is not None:
@@ -272,6 +276,9 @@ class Simulator:
             self.send(
                 req, conn, dep_id, Outcome(fault.status, raw, ctype or b"application/json", headers=extra.encode())
             )
+            return
+        if action == LISTING_TARGET:
+            list_deployments(self, req, conn)
             return
         if dep is None:
             issue_token(self, req, conn)

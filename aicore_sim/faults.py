@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Fault", "FaultBook", "default_error_body"]
+__all__ = ["LISTING_TARGET", "Fault", "FaultBook", "default_error_body"]
 
 _KEYS = frozenset(
     (
@@ -31,6 +31,10 @@ _KEYS = frozenset(
     )
 )
 _NO_BODY = object()
+# Targets that are endpoints, not deployments: the XSUAA token endpoint and the AI API
+# deployment listing (GET /v2/lm/deployments, what a proxy's discovery reads at start-up).
+LISTING_TARGET = "listing"
+_ENDPOINT_TARGETS = ("token", LISTING_TARGET)
 
 _GRPC = {
     400: "INVALID_ARGUMENT",
@@ -63,6 +67,10 @@ _VERTEX = {
 
 def default_error_body(family: str, status: int) -> Any:
     """A realistic error body for ``status`` as the given upstream (or ``token``) would send it."""
+    if family == LISTING_TARGET:
+        # AiApiError, the AI API's error shape: {"error": {"code", "message"}} (SAP/ai-sdk-js,
+        # packages/ai-api/src/spec/AI_CORE_API.yaml, components.schemas.AiApiError).
+        return {"error": {"code": str(status), "message": f"Simulated AI API failure ({status})"}}
     if family == "token":
         if status == 401:
             return {"error": "unauthorized", "error_description": "Bad credentials"}
@@ -156,8 +164,8 @@ class FaultBook:
         if unknown:
             raise ValueError(f"unknown fault keys: {', '.join(sorted(unknown))}")
         target = item.get("target", "*")
-        if target not in ("*", "token") and target not in deployments:
-            raise ValueError(f"fault.target must be '*', 'token' or a deployment id, not {target!r}")
+        if target not in ("*", *_ENDPOINT_TARGETS) and target not in deployments:
+            raise ValueError(f"fault.target must be '*', 'token', 'listing' or a deployment id, not {target!r}")
         status = _num(item, "status", integer=True)
         if status is not None and not 100 <= status <= 599:
             raise ValueError("fault.status must be an HTTP status code")
@@ -194,14 +202,14 @@ class FaultBook:
         return fault
 
     def match(self, target: str | None, stream: bool) -> Fault | None:
-        """First live fault for a deployment id (or ``None`` meaning the token endpoint); consumes it."""
+        """First live fault for a deployment id, ``None`` (the token endpoint) or ``"listing"``; consumes it."""
         for fault in self.faults:
             if fault.times is not None and fault.times <= 0:
                 continue
-            if target is None:
-                if fault.target != "token":
+            if target is None or target == LISTING_TARGET:
+                if fault.target != (target or "token"):
                     continue
-            elif fault.target == "token" or (fault.target != "*" and fault.target != target):
+            elif fault.target in _ENDPOINT_TARGETS or (fault.target != "*" and fault.target != target):
                 continue
             elif fault.stream is not None and fault.stream != stream:
                 continue

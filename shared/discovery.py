@@ -273,11 +273,14 @@ def merge_deployments(
             url = deployment_url(api_url, dep_id)
             merged[model] = [u for u in merged.get(model, []) if u != url]
     if sub.discover:
-        foreign = []
+        foreign, idle = [], []
         for dep in listing:
+            served = bool(dep.model) and family_of_backend(dep.model) is not None
             if not dep.running:
+                if served:  # a model the proxy would serve, were it running: say why it is missing
+                    idle.append(f"{dep.id} ({dep.model}: {dep.status or 'no URL'})")
                 continue
-            if not dep.model or family_of_backend(dep.model) is None:
+            if not served:
                 foreign.append(dep.label)
             elif dep.url not in merged.get(dep.model, []):
                 merged.setdefault(dep.model, []).append(dep.url)
@@ -285,6 +288,12 @@ def merge_deployments(
             warn(
                 f"sub-account '{sub.name}': discovery left out {len(foreign)} running deployment"
                 f"{'s' if len(foreign) != 1 else ''} of families this proxy does not serve: {', '.join(foreign)}"
+            )
+        if idle:
+            warn(
+                f"sub-account '{sub.name}': discovery left out {len(idle)} deployment"
+                f"{'s' if len(idle) != 1 else ''} that {'are' if len(idle) != 1 else 'is'} not running "
+                f"(no deploymentUrl until RUNNING): {', '.join(idle)}"
             )
     return {m: u for m, u in merged.items() if u}
 

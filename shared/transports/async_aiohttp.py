@@ -30,9 +30,9 @@ from shared.errors import (
     stream_broken,
     transport_error,
 )
-from shared.flows.commands import Clock, FlowRun, NeedToken, Send
+from shared.flows.commands import Clock, FlowRun, Job, NeedToken, Send
 from shared.netenv import Egress, NetworkEnvironment, origin_of, proxy_failure, tls_failure
-from shared.record import Job, RequestRecord
+from shared.record import RequestRecord
 from shared.replies import SSE_HEADERS, Reply, StreamReply
 from shared.silence import SilenceTimer
 from shared.streams import Relay
@@ -177,7 +177,11 @@ class UpstreamClient:
                 try:
                     route = self._request_route(req)
                     async with self._client(route).post(
-                        req.url, headers=dict(req.headers), data=req.body, timeout=self._token_timeout, **route.kwargs
+                        req.url,
+                        headers=dict(req.headers),
+                        data=req.body,  # X.509 keys: the form (grant_type, client_id); None otherwise
+                        timeout=self._token_timeout,
+                        **route.kwargs,
                     ) as resp:
                         status, body = resp.status, await resp.read()
                 except (TimeoutError, aiohttp.ClientError) as exc:

@@ -22,6 +22,7 @@ from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import MaxRetryError, ProtocolError
 
 from shared.config import Timeouts
 from shared.core import ProxyCore
@@ -293,9 +294,24 @@ def _mapped(exc: BaseException, where: str, egress: Egress, *, client_cert: bool
         return proxy_failure(where, egress.proxy)
     if isinstance(exc, requests.exceptions.SSLError):
         return tls_failure(where, egress.trust, client_cert=client_cert)
+    if client_cert and _dropped_after_connect(exc):
+        # Under TLS 1.3 a server refuses our certificate after the handshake seemed to
+        # succeed; urllib3 then often sees the connection reset while sending the request,
+        # not the TLS alert. Same message as an SSLError, and as the FastAPI transport's.
+        return tls_failure(where, egress.trust, client_cert=True)
     if isinstance(exc, requests.ConnectionError):
         return transport_error("connect", where)
     return transport_error("other", where)
+
+
+def _dropped_after_connect(exc: BaseException) -> bool:
+    """A connection that was open and then reset or closed by the server (not refused, not unreachable)."""
+    if not isinstance(exc, requests.ConnectionError) or isinstance(exc, requests.ConnectTimeout):
+        return False
+    reason = exc.args[0] if exc.args else None
+    if isinstance(reason, MaxRetryError):
+        reason = reason.reason
+    return isinstance(reason, ProtocolError)  # urllib3's "Connection aborted." (a reset or an early close)
 
 
 def pump_stream(

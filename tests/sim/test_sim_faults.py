@@ -76,6 +76,21 @@ def test_token_target(sim: Sim) -> None:
     assert sim.fetch_token().status_code == 200
 
 
+def test_listing_target(sim: Sim) -> None:
+    headers = {"Authorization": f"Bearer {sim.token('sim-a')}"}
+    sim.control("POST", "faults", {"target": "listing", "status": 500, "times": 1})
+    assert chat(sim).status_code == 200  # deployments are not affected
+    assert sim.fetch_token().status_code == 200  # nor is the token endpoint
+    failed = sim.client.get("/v2/lm/deployments", headers=headers)
+    assert failed.status_code == 500
+    assert failed.json() == {"error": {"code": "500", "message": "Simulated AI API failure (500)"}}
+    listed = sim.client.get("/v2/lm/deployments", headers=headers)
+    assert listed.status_code == 200 and listed.json()["count"] > 0
+    sim.control("POST", "faults", {"target": "listing", "drop_connection": True, "times": 1})
+    with pytest.raises(httpx.HTTPError):
+        sim.client.get("/v2/lm/deployments", headers=headers)
+
+
 def test_delay_headers(sim: Sim) -> None:
     sim.control("POST", "faults", {"delay_headers_ms": 300, "times": 1})
     start = time.monotonic()

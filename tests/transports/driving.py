@@ -25,12 +25,15 @@ KINDS = ["sync", "async"]
 HEADERS = {"authorization": "Bearer k"}
 
 
-def make_core(token_url: str, deployment_url: str, **extra: Any) -> ProxyCore:
+def make_core(
+    token_url: str, deployment_url: str, service_key: dict[str, Any] | None = None, **extra: Any
+) -> ProxyCore:
+    """One sub-account ``a`` with one gpt-4o deployment; a client-secret key unless ``service_key`` is given."""
     cfg = parse_config(
         {
             "subAccounts": {
                 "a": {
-                    "service_key_json": {"clientid": "c", "clientsecret": "s", "url": token_url},
+                    "service_key_json": service_key or {"clientid": "c", "clientsecret": "s", "url": token_url},
                     "deployment_models": {"gpt-4o": [deployment_url]},
                 }
             },

@@ -18,6 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qsl
 
 CHAT_PATH = "/v2/inference/deployments/d1/chat/completions"
 TOKEN_PATH = "/oauth/token"
@@ -82,6 +83,16 @@ class Upstream:
     url: str = ""
     connections: int = 0  # TCP connections accepted (TLS ones: handshakes completed)
     client_certs: list[Any] = field(default_factory=list)  # subjects of client certificates presented
+    # When set, the token endpoint answers 401 unless its form body holds these fields
+    # (what an X.509 token call must send besides the certificate).
+    token_form: dict[str, str] | None = None
+
+
+def _has_form(body: bytes, headers: dict[str, str], expected: dict[str, str]) -> bool:
+    if not headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        return False
+    form = dict(parse_qsl(body.decode("latin-1")))
+    return all(form.get(k) == v for k, v in expected.items())
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -98,7 +109,11 @@ class _Handler(BaseHTTPRequestHandler):
         path = self.path.partition("?")[0]
         headers = {k.lower(): v for k, v in self.headers.items()}
         state.seen.append({"method": "POST", "path": path, "headers": headers, "body": body})
-        if path == TOKEN_PATH:
+        if path == TOKEN_PATH and state.token_form is not None and not _has_form(body, headers, state.token_form):
+            # XSUAA's answer to a certificate token call without its form (SAP's curl example:
+            # -d 'grant_type=client_credentials&client_id=<client id>').
+            self._json({"error": "unauthorized", "error_description": "Bad credentials"}, Encoder("identity"), 401)
+        elif path == TOKEN_PATH:
             self._json({"access_token": "tok", "expires_in": 3600, "token_type": "bearer"}, Encoder(state.coding))
         elif path == CHAT_PATH:
             doc = json.loads(body or b"{}")
@@ -109,9 +124,9 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self.send_error(404)
 
-    def _json(self, doc: dict[str, Any], enc: Encoder) -> None:
+    def _json(self, doc: dict[str, Any], enc: Encoder, status: int = 200) -> None:
         data = enc.piece(json.dumps(doc).encode()) + enc.end()
-        self.send_response(200)
+        self.send_response(status)
         self.send_header("Content-Type", "application/json")
         if enc.header:
             self.send_header("Content-Encoding", enc.header)

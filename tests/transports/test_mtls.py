@@ -8,22 +8,27 @@ token server here requires a certificate from the key's CA, like ``certurl`` doe
 
 from __future__ import annotations
 
+import socket
 import ssl
+import struct
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
+from urllib.parse import parse_qsl
 
 import pytest
 import trustme
 
+from shared.core import ProxyCore
 from shared.netenv import Trust
 from shared.token_cache import TokenCache
 from shared.transports import discovery_http
 from shared.transports.tls import CertificateError, TLSContexts
 from shared.wire import ClientCert, UpstreamRequest
 from tests.transports.driving import KINDS, error_of, make_core, run
-from tests.transports.servers import TOKEN_PATH, serve
-
-CLIENT_ID = "c"  # tests/transports/driving.py make_core's service key
+from tests.transports.servers import TOKEN_PATH, Upstream, serve
 
 
 @pytest.fixture(scope="module")
@@ -52,41 +57,45 @@ def env(server_ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory) -> dict
     return {"SSL_CERT_FILE": str(path)}
 
 
+# Client ids of real keys hold "!" and "|", which the form body must percent-encode.
+CLIENT_ID = "sb-x509!b1|aicore!b540"
+
+
 @pytest.fixture
 def token_server(server_ca: trustme.CA, key_ca: trustme.CA):
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server_ca.issue_cert("127.0.0.1").configure_cert(ctx)
     ctx.verify_mode = ssl.CERT_REQUIRED  # no certificate from the key's CA, no handshake
     key_ca.configure_trust(ctx)
-    with serve(tls=ctx) as up:
+    # Like certurl: without the form (grant_type, client_id) the answer is 401.
+    with serve(Upstream(token_form={"grant_type": "client_credentials", "client_id": CLIENT_ID}), tls=ctx) as up:
         yield up
 
 
-def with_certificate(monkeypatch: pytest.MonkeyPatch, cert: ClientCert | None) -> None:
-    """Token calls made as the core makes them for an X.509 service key (form body, no secret), with ``cert``."""
-    plain = TokenCache.fetch_request
+def x509_core(token_url: str, deployment_url: str, cert: ClientCert) -> ProxyCore:
+    """A core whose sub-account has an X.509 service key, as SAP's BTP cockpit hands it out."""
+    key = {"clientid": CLIENT_ID, "certificate": cert.certificate, "key": cert.key, "certurl": token_url}
+    return make_core(token_url, deployment_url, service_key=key)
 
-    def x509_request(self: TokenCache) -> UpstreamRequest:
-        sub = self.sub_account
-        key = replace(sub.service_key, clientsecret=None, certificate="PEM", key="PEM")
-        return replace(plain(TokenCache(replace(sub, service_key=key))), client_cert=cert)
 
-    monkeypatch.setattr(TokenCache, "fetch_request", x509_request)
+def without_certificate(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Token calls made as an X.509 key describes them, but with no certificate in the handshake."""
+    planned = TokenCache.fetch_request
+    monkeypatch.setattr(TokenCache, "fetch_request", lambda self: replace(planned(self), client_cert=None))
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_the_token_call_presents_the_service_keys_certificate(kind, monkeypatch, token_server, key_ca, env):
-    with_certificate(monkeypatch, client_cert(key_ca))
+def test_the_token_call_presents_the_service_keys_certificate_and_form(kind, token_server, key_ca, env):
     with serve() as inference:
-        core = make_core(token_server.url, f"{inference.url}/v2/inference/deployments/d1")
+        core = x509_core(token_server.url, f"{inference.url}/v2/inference/deployments/d1", client_cert(key_ca))
         [(status, body)] = run(kind, core, env=env)
     assert status == 200, body
-    assert [s["path"] for s in token_server.seen] == [TOKEN_PATH]
+    [token_call] = token_server.seen
+    assert token_call["path"] == TOKEN_PATH
+    assert "authorization" not in token_call["headers"]  # no secret: the certificate authenticates
+    form = dict(parse_qsl(token_call["body"].decode()))
+    assert form == {"grant_type": "client_credentials", "client_id": CLIENT_ID}
     assert len(token_server.client_certs) == 1  # the handshake carried the key's certificate
-    # the client credentials travel in the form body, not as a secret (XSUAA answers 401 without them)
-    assert token_server.seen[0]["body"] == b"grant_type=client_credentials&client_id=" + CLIENT_ID.encode()
-    assert token_server.seen[0]["headers"]["content-type"] == "application/x-www-form-urlencoded"
-    assert "authorization" not in token_server.seen[0]["headers"]
     assert inference.seen[0]["headers"]["authorization"] == "Bearer tok"
 
 
@@ -98,21 +107,24 @@ def test_a_refused_or_unusable_certificate_is_a_token_failure_on_both_transports
     problem, monkeypatch, token_server, key_ca, env
 ):
     cert = {
-        "no certificate": None,
+        "no certificate": client_cert(key_ca),
         "a certificate the endpoint does not trust": client_cert(trustme.CA()),
-        "a certificate that is not PEM": ClientCert("-----BEGIN CERTIFICATE-----\nnot base64\n", "nor this"),
+        "a certificate that is not PEM": ClientCert(
+            "-----BEGIN CERTIFICATE-----\nnot base64\n", "-----BEGIN PRIVATE KEY-----\nnor this\n"
+        ),
     }[problem]
-    with_certificate(monkeypatch, cert)
+    if problem == "no certificate":
+        without_certificate(monkeypatch)
     replies = {}
     for kind in KINDS:
-        core = make_core(token_server.url, f"{token_server.url}/v2/inference/deployments/d1")
+        core = x509_core(token_server.url, f"{token_server.url}/v2/inference/deployments/d1", cert)
         [replies[kind]] = run(kind, core, env=env)
     for status, body in replies.values():
         err = error_of(body)
         assert status == 503 and err["code"] == "token_fetch_failed", err
         assert "'a'" in err["message"] and "BEGIN" not in err["message"]
     assert token_server.seen == []
-    if cert is None:
+    if problem == "no certificate":
         return  # requests sees a TLS error, aiohttp a reset: each says what it saw
     assert replies["sync"] == replies["async"]
     message = error_of(replies["sync"][1])["message"]
@@ -122,13 +134,67 @@ def test_a_refused_or_unusable_certificate_is_a_token_failure_on_both_transports
         assert "refused the service key's client certificate" in message
 
 
+@contextmanager
+def resetting_after_handshake(server_ca: trustme.CA) -> Iterator[str]:
+    """A TLS 1.3 endpoint that completes every handshake, reads the request's first bytes, then resets.
+
+    That is what a client sees when a server checks the certificate only once the
+    handshake is done, or refuses it with an alert the client reads too late: no TLS
+    error, a reset connection (the timing that made the Flask stack say "could not connect").
+    """
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+    server_ca.issue_cert("127.0.0.1").configure_cert(ctx)
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def serve_forever() -> None:
+        listener.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                raw, _ = listener.accept()
+            except TimeoutError:
+                continue
+            raw.settimeout(5)
+            raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close = RST
+            try:
+                with ctx.wrap_socket(raw, server_side=True) as conn:
+                    conn.recv(1)
+            except OSError:
+                raw.close()
+
+    thread = threading.Thread(target=serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"https://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join(5)
+        listener.close()
+
+
+def test_a_reset_after_the_handshake_is_a_certificate_failure_on_both_transports(server_ca, key_ca, env):
+    replies = {}
+    with resetting_after_handshake(server_ca) as url:
+        for kind in KINDS:
+            core = x509_core(url, f"{url}/v2/inference/deployments/d1", client_cert(key_ca))
+            [replies[kind]] = run(kind, core, env=env)
+    assert replies["sync"] == replies["async"], replies
+    status, body = replies["sync"]
+    err = error_of(body)
+    assert status == 503 and err["code"] == "token_fetch_failed", err
+    assert "(X.509): the TLS handshake with it failed" in err["message"]
+    assert "refused the service key's client certificate" in err["message"]
+
+
 def test_discovery_presents_the_certificate_too(monkeypatch, token_server, key_ca, env):
     for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_DIR", "HTTPS_PROXY", "https_proxy", "ALL_PROXY"):
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setattr(discovery_http, "_openers", discovery_http._Openers())
-    req = UpstreamRequest("POST", f"{token_server.url}{TOKEN_PATH}", {}, b"", client_cert=client_cert(key_ca))
+    core = x509_core(token_server.url, f"{token_server.url}/v2/inference/deployments/d1", client_cert(key_ca))
+    req = TokenCache(core.config.sub_accounts[0]).fetch_request()
     status, body = discovery_http._send(req, 5)
     assert status == 200 and b"access_token" in body
     with pytest.raises(discovery_http.DiscoveryError):

@@ -202,7 +202,9 @@ def test_discover_registers_running_served_deployments_and_names_the_others_once
         "sub-account 'a': discovery left out 8 running deployments of families this proxy does not serve: "
         "d5 (amazon--nova-pro), d6 (gemini-embedding), d7 (orchestration deployment), "
         "f1 (amazon--titan-embed-text), f2 (cohere--command-a-reasoning), f3 (mistralai--mistral-large-instruct), "
-        "f4 (meta--llama3.1-70b-instruct), f5 (sonar-pro)"
+        "f4 (meta--llama3.1-70b-instruct), f5 (sonar-pro)",
+        "sub-account 'a': discovery left out 1 deployment that is not running (no deploymentUrl until RUNNING): "
+        "d4 (gpt-5: STOPPED)",
     ]
 
 
@@ -379,10 +381,11 @@ def test_loader_falls_back_to_an_expired_cache_then_refuses_with_nothing(tmp_pat
     warnings: list[str] = []
     cfg = load_config_with_discovery(path, {}, fetch=broken, warn=warnings.append)
     assert "gpt-4o" in cfg.model_names
-    assert len(warnings) == 2 and warnings[0].startswith(
+    assert len(warnings) == 3 and warnings[0].startswith(
         "sub-account 'a': the deployment listing could not be read (connection refused); using the cached listing"
     )
     assert warnings[1].startswith("sub-account 'a': discovery left out 3 running deployments")
+    assert warnings[2].endswith("not running (no deploymentUrl until RUNNING): d4 (gpt-5: STOPPED)")
     warnings.clear()
     with pytest.raises(ConfigError, match="subAccounts.a: no deployments"):
         load_config_with_discovery(path, {REFRESH_ENV: "1"}, fetch=broken, warn=warnings.append)
