@@ -30,9 +30,9 @@ from shared.errors import (
     stream_broken,
     transport_error,
 )
-from shared.flows.commands import Clock, FlowRun, Job, NeedToken, Send
+from shared.flows.commands import Clock, FlowRun, NeedToken, Send
 from shared.netenv import Egress, NetworkEnvironment, origin_of, proxy_failure, tls_failure
-from shared.record import RequestRecord
+from shared.record import Job, RequestRecord
 from shared.replies import SSE_HEADERS, Reply, StreamReply
 from shared.silence import SilenceTimer
 from shared.streams import Relay
