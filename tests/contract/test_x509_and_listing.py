@@ -75,15 +75,17 @@ def test_both_spellings_and_every_page_give_the_same_running_models(
 
 
 @both_stacks
-def test_what_discovery_left_out_is_one_warning_naming_the_foreign_deployments(
+def test_what_discovery_left_out_is_named_once_foreign_and_not_running_apart(
     x509_stacks: dict[str, tuple[str, Path]], stack_name: str
 ) -> None:
     _, log = x509_stacks[stack_name]
-    lines = [line for line in log.read_text().splitlines() if "discovery left out" in line]
-    assert len(lines) == 1, log.read_text()[-3000:]
-    assert "sim-cert-x-nova-pro (amazon--nova-pro)" in lines[0]
-    assert "sim-cert-x-stopped" not in lines[0]  # not running: nothing to warn about
-    assert "BEGIN" not in log.read_text()  # no certificate or key in the log
+    text = log.read_text()
+    foreign = [line for line in text.splitlines() if "families this proxy does not serve" in line]
+    stopped = [line for line in text.splitlines() if "that are not running" in line]
+    assert len(foreign) == 1 and len(stopped) == 1, text[-3000:]
+    assert "sim-cert-x-nova-pro (amazon--nova-pro)" in foreign[0] and "stopped" not in foreign[0]
+    assert "sim-cert-x-stopped-gpt-4o (gpt-4o: STOPPED)" in stopped[0]
+    assert "BEGIN" not in text  # no certificate or key in the log
 
 
 @both_stacks
